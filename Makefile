@@ -1,0 +1,71 @@
+# fedstake — `make demo` and `make test` are the README's two commands; both set up first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+NODE_BIN := contracts/node_modules/.bin
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(NODE_BIN):$(PATH)
+
+.PHONY: help setup setup-python setup-contracts demo test test-contracts test-python \
+        slither artifacts check-artifacts lint gas bench-aggregators bench-ledger clean
+
+help:
+	@echo "make demo   — set up and run one staked FL round on an in-process chain"
+	@echo "make test   — set up and run every check (forge, slither, artifacts, ruff, pytest)"
+
+setup: setup-python setup-contracts
+
+# Python: torch's CPU wheel first (an unpinned torch resolves to a multi-GB CUDA build).
+setup-python: $(VENV)/.stamp-installed
+$(VENV)/.stamp-installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+# Contracts: the pinned npm toolchain (solc-js, forge, anvil, cast, OpenZeppelin).
+setup-contracts: contracts/node_modules/.stamp-installed
+contracts/node_modules/.stamp-installed: contracts/package.json contracts/package-lock.json
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup
+	$(PY) -m simulations.demo
+
+test: setup check-artifacts test-contracts slither lint test-python
+
+test-contracts: setup-contracts
+	cd contracts && forge test
+
+slither: setup
+	cd contracts && slither . --config-file slither.config.json
+
+artifacts: setup
+	$(PY) -m federation.artifacts export
+
+check-artifacts: setup
+	$(PY) -m federation.artifacts check
+
+lint: setup-python
+	$(VENV)/bin/ruff check federation strategies simulations tests
+	$(VENV)/bin/ruff format --check federation strategies simulations tests
+
+test-python: setup
+	$(PY) -m pytest -q
+
+gas: setup-contracts
+	cd contracts && forge snapshot
+
+bench-aggregators: setup-python
+	$(PY) -m strategies.bench
+
+bench-ledger: setup
+	$(PY) -m federation.bench
+
+clean:
+	rm -rf $(VENV) contracts/node_modules contracts/out contracts/cache

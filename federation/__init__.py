@@ -1,0 +1,1 @@
+"""fedstake.federation: everything that talks to Flower or to a chain."""

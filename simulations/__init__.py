@@ -1,0 +1,1 @@
+"""fedstake.simulations: attacks, data, models, scenarios, sweeps and reports."""
