@@ -17,7 +17,7 @@ class ConfigError(FedstakeError):
     """A setting (backend URL, key source, deployment file) is missing or malformed."""
 
 
-class KeyError_(ConfigError):
+class KeyLoadError(ConfigError):
     """No signing key could be loaded (env var unset, keystore unreadable, bad password)."""
 
 
@@ -48,7 +48,7 @@ class NoCodeError(DeploymentError):
         self.address = address
 
 
-class RpcUnreachable(FedstakeError):
+class RpcUnreachableError(FedstakeError):
     def __init__(self, url: str, cause: BaseException | None = None) -> None:
         detail = f": {cause}" if cause else ""
         super().__init__(
@@ -62,7 +62,7 @@ class TransientRpcError(FedstakeError):
     """A retryable transport failure (timeout, reset, 429, 5xx) that outlived its retries."""
 
 
-class TransactionFailed(FedstakeError):
+class TransactionFailedError(FedstakeError):
     """A transaction was mined but reverted without decodable reason, or was dropped."""
 
 
@@ -70,14 +70,14 @@ class PreconditionError(FedstakeError):
     """A client-side check failed before sending (balance, allowance, stake, round state)."""
 
 
-class InsufficientBalance(PreconditionError):
+class InsufficientBalanceError(PreconditionError):
     def __init__(self, what: str, have: int, need: int, hint: str) -> None:
         super().__init__(f"insufficient {what}: have {have}, need {need}; {hint}")
         self.have = have
         self.need = need
 
 
-class InsufficientAllowance(PreconditionError):
+class InsufficientAllowanceError(PreconditionError):
     def __init__(self, have: int, need: int, spender: str) -> None:
         super().__init__(
             f"insufficient token allowance for {spender}: have {have}, need {need}; "
@@ -87,7 +87,7 @@ class InsufficientAllowance(PreconditionError):
         self.need = need
 
 
-class ContractRevert(FedstakeError):
+class ContractRevert(FedstakeError):  # noqa: N818 - named in the brief
     """A call reverted; subclasses carry the custom error's name and decoded arguments."""
 
     error_name: str = ""

@@ -16,7 +16,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from federation.errors import KeyError_
+from federation.errors import KeyLoadError
 
 ENV_PRIVATE_KEY = "FEDSTAKE_PRIVATE_KEY"
 ENV_KEYSTORE = "FEDSTAKE_KEYSTORE"
@@ -71,7 +71,7 @@ def from_private_key(key: str | bytes) -> Signer:
         return Signer(Account.from_key(key))
     except Exception:
         # never echo the offending value
-        raise KeyError_("the private key is malformed (expected 32 bytes of hex)") from None
+        raise KeyLoadError("the private key is malformed (expected 32 bytes of hex)") from None
 
 
 def generate() -> Signer:
@@ -93,7 +93,7 @@ def from_keystore(path: str | os.PathLike[str], password: str | None = None) -> 
     try:
         data = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
-        raise KeyError_(f"cannot read keystore {p}: {exc}") from None
+        raise KeyLoadError(f"cannot read keystore {p}: {exc}") from None
     if password is None:
         password = os.environ.get(ENV_KEYSTORE_PASSWORD)
     if password is None:
@@ -101,7 +101,7 @@ def from_keystore(path: str | os.PathLike[str], password: str | None = None) -> 
     try:
         return from_private_key(Account.decrypt(data, password))
     except ValueError:
-        raise KeyError_(
+        raise KeyLoadError(
             f"cannot decrypt keystore {p}: wrong password (set {ENV_KEYSTORE_PASSWORD} or "
             f"type it at the prompt)"
         ) from None
@@ -123,7 +123,7 @@ def from_env(env: dict[str, str] | None = None) -> Signer:
         return from_private_key(env[ENV_PRIVATE_KEY])
     if env.get(ENV_KEYSTORE):
         return from_keystore(env[ENV_KEYSTORE], env.get(ENV_KEYSTORE_PASSWORD))
-    raise KeyError_(
+    raise KeyLoadError(
         f"no signing key: set {ENV_PRIVATE_KEY} to a hex private key, or {ENV_KEYSTORE} to "
         f"an encrypted keystore file (password in {ENV_KEYSTORE_PASSWORD} or prompted)"
     )

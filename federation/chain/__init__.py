@@ -48,12 +48,12 @@ def connect(url: str | None = None, signer: Signer | None = None) -> Chain:
         from federation.chain.http import HttpChain
 
         if signer is None:
-            from federation.errors import KeyError_
+            from federation.errors import KeyLoadError
             from federation.keys import from_env
 
             try:
                 signer = from_env()
-            except KeyError_:
+            except KeyLoadError:
                 signer = None  # read-only use is fine; sending will say which env var to set
         return HttpChain(url, signer)
     raise ConfigError(

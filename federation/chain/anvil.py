@@ -23,7 +23,7 @@ from typing import Any
 from web3 import HTTPProvider, Web3
 
 from federation.chain.base import LocalChainMixin
-from federation.errors import ConfigError, RpcUnreachable
+from federation.errors import ConfigError, RpcUnreachableError
 from federation.keys import DEV_MNEMONIC, Signer, dev_signers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -118,14 +118,14 @@ class AnvilChain(LocalChainMixin):
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 err = (self._proc.stderr.read() if self._proc.stderr else b"").decode()[-500:]
-                raise RpcUnreachable(self.rpc_url, RuntimeError(f"anvil exited: {err}"))
+                raise RpcUnreachableError(self.rpc_url, RuntimeError(f"anvil exited: {err}"))
             try:
                 self.w3.eth.chain_id  # noqa: B018 - a probe
                 return
             except Exception:
                 time.sleep(0.05)
         self.close()
-        raise RpcUnreachable(self.rpc_url, TimeoutError("anvil did not start in time"))
+        raise RpcUnreachableError(self.rpc_url, TimeoutError("anvil did not start in time"))
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         resp = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]

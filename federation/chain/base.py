@@ -58,5 +58,5 @@ class LocalChainMixin:
             cb()
 
 
-class NotLocalChain(Exception):
+class NotLocalChainError(Exception):
     """Raised when a local-chain-only action is asked of a remote RPC."""

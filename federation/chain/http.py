@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from web3 import HTTPProvider, Web3
 
-from federation.errors import RpcUnreachable
+from federation.errors import RpcUnreachableError
 from federation.keys import Signer
 
 
@@ -37,7 +37,7 @@ class HttpChain:
         try:
             self.chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:
-            raise RpcUnreachable(self.url, exc) from None
+            raise RpcUnreachableError(self.url, exc) from None
         self._signer = signer
 
     def dev_signers(self) -> list[Signer]:
