@@ -1,0 +1,215 @@
+"""Anomaly and contribution scoring of one round's updates — the entry point.
+
+Input convention: `updates` are *deltas* (local model − global model), flattened to
+(n, d). Deltas make "free rider" (delta ≈ 0) and direction (cosine) meaningful; callers
+holding full weights use `deltas_from_weights`. Everything runs in float64 with fixed
+tie-breaking, so the same inputs and state give bit-identical outputs (`verify`).
+
+Signals (see `Signals`): robust z of the distance to the coordinate-wise median, cosine to
+that median, Krum rank, nearest-peer copy ratio this round and over accumulated
+per-identity histories (FoolsGold), and the norm ratio for free riders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from strategies.aggregators import median
+from strategies.distances import pairwise_sq_distances
+from strategies.scoring_signals import (
+    copy_ratios,
+    cosines_to,
+    foolsgold_weights,
+    krum_f,
+    krum_ranks,
+    nearest_peers,
+    peer_cosines,
+    robust_z,
+)
+from strategies.scoring_state import ScoringState, sketch_rows
+from strategies.scoring_types import (
+    PPM,
+    Flag,
+    ParticipantScore,
+    ReasonCode,
+    RoundScores,
+    ScoringConfig,
+    Signals,
+)
+
+DEFAULT_CONFIG = ScoringConfig()
+
+
+def deltas_from_weights(weights: np.ndarray, global_model: np.ndarray) -> np.ndarray:
+    """(n, d) full local weights → (n, d) float64 deltas against the (d,) global model."""
+    w = np.asarray(weights, dtype=np.float64)
+    g = np.asarray(global_model, dtype=np.float64).reshape(-1)
+    if w.ndim != 2 or w.shape[1] != g.shape[0]:
+        raise ValueError(f"weights {w.shape} do not match global model ({g.shape[0]},)")
+    return w - g
+
+
+def _as_matrix(updates: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+    u = np.array(updates, dtype=np.float64, copy=True)
+    if u.ndim != 2 or u.shape[0] == 0 or u.shape[1] == 0:
+        raise ValueError(f"updates must be a non-empty (n, d) matrix, got shape {u.shape}")
+    if u.shape[0] != len(ids):
+        raise ValueError(f"{u.shape[0]} updates but {len(ids)} participant ids")
+    if len(set(ids)) != len(ids):
+        raise ValueError("participant ids must be unique (compared as str)")
+    if not np.all(np.isfinite(u)):
+        raise ValueError("non-finite update: exclude it as MALFORMED before scoring")
+    return u
+
+
+def _ratio(x: np.ndarray, ref: float) -> np.ndarray:
+    if ref > 0:
+        return x / ref
+    return np.where(x == 0, 0.0, np.inf)
+
+
+def _history_copy(hist: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Nearest-peer copy ratio of unit-normalised histories among eligible rows (NaN else)."""
+    out = np.full(len(hist), np.nan)
+    if int(eligible.sum()) < 3:
+        return out
+    norms = np.linalg.norm(hist, axis=1)
+    unit = hist / np.where(norms > 0, norms, 1.0)[:, None]
+    diff = unit[:, None, :] - unit[None, :, :]
+    sq = np.einsum("ijk,ijk->ij", diff, diff)
+    nn, _ = nearest_peers(sq, eligible)
+    ratios = copy_ratios(nn, eligible)
+    out[eligible] = ratios[eligible]
+    return out
+
+
+def score_round(
+    updates: np.ndarray,
+    participant_ids: Sequence[Hashable],
+    state: ScoringState | None = None,
+    config: ScoringConfig = DEFAULT_CONFIG,
+    *,
+    round_id: int | None = None,
+) -> tuple[RoundScores, ScoringState]:
+    """Score one round. Pure: returns (scores, new state); `state` is not modified.
+
+    `participant_ids` are keyed as `str(id)` in the state (use one spelling per address).
+    `round_id`, when given, must increase across calls on the same state.
+    """
+    ids = [str(p) for p in participant_ids]
+    u = _as_matrix(updates, ids)
+    n, d = u.shape
+    prev = state if state is not None else ScoringState(sketch_dim=config.sketch_dim)
+    if prev.dim is not None and prev.dim != d:
+        raise ValueError(f"state holds histories of dimension {prev.dim}, updates have {d}")
+    if round_id is not None and prev.last_round is not None and round_id <= prev.last_round:
+        raise ValueError(f"round {round_id} not after the state's last round {prev.last_round}")
+    cfg = config
+
+    # Free riders: (almost) no change to the global model, relative to peers.
+    norms = np.linalg.norm(u, axis=1)
+    norm_ratio = _ratio(norms, float(np.median(norms)))
+    free = norms == 0
+    if n >= 2:
+        free |= norm_ratio <= cfg.free_rider_norm_ratio
+
+    # Distance and direction relative to a robust centre.
+    center = np.asarray(median(u), dtype=np.float64)
+    dist = np.linalg.norm(u - center, axis=1)
+    dist_ratio = _ratio(dist, float(np.median(dist)))
+    z = robust_z(dist, cfg.mad_floor_rel)
+    cos = cosines_to(u, center)
+
+    # Krum rank (a ranking signal, not a flag).
+    f = krum_f(n, cfg.krum_f_fraction)
+    kscores, kranks = krum_ranks(u, f)
+
+    # Copies of another participant's update this round.
+    active = ~free
+    sq = pairwise_sq_distances(u) if n >= 2 else np.zeros((n, n))
+    pcos = peer_cosines(np.asarray(sq, dtype=np.float64), norms, active)
+    pcos_z = robust_z(-pcos[active], cfg.mad_floor_rel) if active.any() else pcos
+    cos_z = np.zeros(n)
+    cos_z[active] = pcos_z
+    if n >= 2:
+        _, nn_idx = nearest_peers(sq, active)
+        nn = np.full(n, np.inf)
+        has = nn_idx >= 0
+        nn[has] = np.linalg.norm(u[has] - u[nn_idx[has]], axis=1)  # exact, not via Gram
+        cratio = copy_ratios(nn, active)
+    else:
+        nn, nn_idx, cratio = np.full(n, np.inf), np.full(n, -1), np.full(n, np.inf)
+    copy = active & ((cratio <= cfg.copy_ratio) | (nn <= cfg.copy_rtol * norms))
+
+    # Accumulated per-identity histories (FoolsGold) and history copies.
+    new_state = prev.copy()
+    sk = sketch_rows(u, new_state.sketch_dim)
+    hist = np.empty_like(sk)
+    for i, pid in enumerate(ids):
+        old = new_state.histories.get(pid)
+        hist[i] = sk[i] if old is None else old + sk[i]
+        new_state.histories[pid] = hist[i].copy()
+        new_state.rounds[pid] = new_state.rounds.get(pid, 0) + 1
+    new_state.dim = d
+    if round_id is not None:
+        new_state.last_round = round_id
+    fg_w, fg_max = foolsgold_weights(hist, cfg.foolsgold_kappa)
+    rounds_seen = np.array([new_state.rounds[p] for p in ids])
+    hist_ok = (rounds_seen >= cfg.history_min_rounds) & (np.linalg.norm(hist, axis=1) > 0)
+    hcopy_ratio = _history_copy(hist, hist_ok & active)
+    hcopy = np.nan_to_num(hcopy_ratio, nan=np.inf) <= cfg.history_copy_ratio
+
+    # Contribution: alignment × closeness × Krum standing × FoolsGold uniqueness.
+    cos_ref = float(np.median(pcos[active])) if active.any() else 0.0
+    if cos_ref > 0:
+        align = np.clip(pcos / cos_ref, 0.0, 1.0)
+    else:
+        align = np.clip((1.0 + pcos) / 2.0, 0.0, 1.0)
+    close = 1.0 / (1.0 + np.maximum(z, 0.0) / cfg.z_threshold)
+    standing = 1.0 - 0.5 * kranks / max(n - 1, 1)
+    contribution = align * close * standing * fg_w
+
+    outlier_tests = n >= cfg.min_participants
+    results = []
+    for i, pid in enumerate(ids):
+        flags: list[Flag] = []
+        if free[i]:
+            flags.append(Flag(ReasonCode.FREE_RIDER, False, f"norm ratio {norm_ratio[i]:.3g}"))
+        if copy[i]:
+            detail = f"copy of #{int(nn_idx[i])}, copy ratio {cratio[i]:.3g}"
+            flags.append(Flag(ReasonCode.SYBIL, False, detail))
+        elif hcopy[i]:
+            detail = f"history copy ratio {hcopy_ratio[i]:.3g}"
+            flags.append(Flag(ReasonCode.SYBIL, False, detail))
+        if outlier_tests and not free[i]:
+            if z[i] >= cfg.z_threshold and dist_ratio[i] >= cfg.distance_ratio_min:
+                severe = bool(z[i] >= cfg.severe_z and dist_ratio[i] >= cfg.severe_distance_ratio)
+                detail = f"distance z {z[i]:.3g}, ratio {dist_ratio[i]:.3g}"
+                flags.append(Flag(ReasonCode.BYZANTINE, severe, detail))
+            elif pcos[i] <= cfg.cosine_max and cos_z[i] >= cfg.cosine_z_threshold:
+                severe = bool(pcos[i] <= cfg.severe_cosine)
+                detail = f"peer cosine {pcos[i]:.3g}, z {cos_z[i]:.3g}"
+                flags.append(Flag(ReasonCode.BYZANTINE, severe, detail))
+        score = 0.0 if flags else float(contribution[i])
+        signals = Signals(
+            distance=float(dist[i]),
+            distance_ratio=float(dist_ratio[i]),
+            robust_z=float(z[i]),
+            cosine=float(cos[i]),
+            peer_cosine=float(pcos[i]),
+            cosine_z=float(cos_z[i]),
+            krum_score=float(kscores[i]),
+            krum_rank=int(kranks[i]),
+            norm_ratio=float(norm_ratio[i]),
+            copy_ratio=float(cratio[i]),
+            nearest=int(nn_idx[i]),
+            history_copy_ratio=float(hcopy_ratio[i]),
+            history_max_cosine=float(fg_max[i]),
+            foolsgold_weight=float(fg_w[i]),
+        )
+        ppm = min(PPM, max(0, math.floor(score * PPM)))
+        results.append(ParticipantScore(pid, score, ppm, tuple(flags), signals))
+    return RoundScores(round_id, tuple(results), f), new_state

@@ -1,0 +1,156 @@
+"""Data types of anomaly/contribution scoring: reason codes, flags, per-participant results.
+
+Kept apart from the maths so the chain layer can import the types (and the on-chain reason
+codes) without pulling in the aggregators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from typing import Any
+
+PPM = 1_000_000
+
+
+class ReasonCode(IntEnum):
+    """Slash reason codes, identical to the uint8 codes of docs/protocol.md."""
+
+    MALFORMED = 1  # non-finite / wrong shape (from reply validation upstream)
+    FORGED_HASH = 2  # signed hash does not match the arrays (chain layer)
+    BYZANTINE = 3  # outlier by distance or direction (scoring)
+    SYBIL = 4  # (near-)copy of another participant's update (scoring)
+    FREE_RIDER = 5  # update ≈ 0, i.e. local model ≈ global model (scoring)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reason to distrust a participant this round.
+
+    `severe` marks evidence strong enough for the policy to slash at once instead of
+    counting a strike (e.g. an update several times farther than any honest one).
+    """
+
+    reason: ReasonCode
+    severe: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Raw per-participant signals, kept for auditing and `verify` re-runs."""
+
+    distance: float  # ||u_i - c||, c = coordinate-wise median of the round's updates
+    distance_ratio: float  # distance / median distance
+    robust_z: float  # (distance - median) / (1.4826 * MAD), MAD floored
+    cosine: float  # cos(u_i, c); 0 when either is the zero vector
+    peer_cosine: float  # median cosine to the other non-free-rider updates (leave-one-out)
+    cosine_z: float  # robust z of the peer-cosine shortfall (median - value), MAD floored
+    krum_score: float  # Krum score (n-f-2 nearest), NaN when n is too small
+    krum_rank: int  # 0 = best Krum score; ties go to the lower index
+    norm_ratio: float  # ||u_i|| / median ||u||
+    copy_ratio: float  # nearest-peer distance / median nearest-peer distance
+    nearest: int  # index of the nearest peer this round (-1 if none)
+    history_copy_ratio: float  # the same on accumulated (unit) histories; NaN if too short
+    history_max_cosine: float  # FoolsGold max cosine to any peer's history
+    foolsgold_weight: float  # FoolsGold weight in [0, 1] (1 = unique)
+
+
+@dataclass(frozen=True)
+class ParticipantScore:
+    """Score of one participant: contribution in [0, 1] (0 when flagged) and flags."""
+
+    participant: str
+    score: float
+    score_ppm: int  # floor(score * 1e6), the on-chain unit
+    flags: tuple[Flag, ...]
+    signals: Signals
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+    @property
+    def reasons(self) -> tuple[ReasonCode, ...]:
+        return tuple(sorted({f.reason for f in self.flags}))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["flags"] = [
+            {"reason": int(f.reason), "severe": f.severe, "detail": f.detail} for f in self.flags
+        ]
+        return d
+
+
+@dataclass(frozen=True)
+class RoundScores:
+    """All participants of one round, in input order."""
+
+    round_id: int | None
+    participants: tuple[ParticipantScore, ...]
+    f: int = 0  # the Byzantine budget used for the Krum signal
+
+    def by_id(self) -> dict[str, ParticipantScore]:
+        return {p.participant: p for p in self.participants}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round_id": self.round_id,
+            "f": self.f,
+            "participants": [p.to_dict() for p in self.participants],
+        }
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Thresholds of the detectors. Defaults tuned on seeds disjoint from the report's.
+
+    See strategies/SCORING.md for the measured recall / false-flag rates of these defaults.
+    """
+
+    # BYZANTINE by distance: robust z above `z_threshold` AND distance ≥ ratio × median.
+    # The ratio guard stops high-dimensional concentration (tiny MAD) from flagging
+    # ordinary non-IID spread. 3.5 is Iglewicz & Hoaglin's modified z-score cut.
+    z_threshold: float = 3.5
+    distance_ratio_min: float = 1.5
+    # Immediate (severe) when both are far beyond the cut.
+    severe_z: float = 10.0
+    severe_distance_ratio: float = 3.0
+    # BYZANTINE by direction: median cosine to the peers ≤ `cosine_max` AND robust z of
+    # the shortfall above `cosine_z_threshold` (pointing away from everybody else).
+    cosine_max: float = 0.0
+    cosine_z_threshold: float = 3.5
+    severe_cosine: float = -0.5
+    # FREE_RIDER: ||u_i|| ≤ ratio × median norm (an exactly zero update always counts).
+    free_rider_norm_ratio: float = 0.05
+    # SYBIL: nearest-peer distance ≤ ratio × median nearest-peer distance, or
+    # ≤ rtol × ||u_i|| (catches a copy *majority*, where the median itself is ~0).
+    copy_ratio: float = 0.1
+    copy_rtol: float = 1e-6
+    # The same test on accumulated per-identity histories (FoolsGold-style), once an
+    # identity has this many rounds of history.
+    history_min_rounds: int = 3
+    history_copy_ratio: float = 0.1
+    # Outlier tests need a few peers to estimate a spread.
+    min_participants: int = 5
+    # Krum signal: f = min(ceil(krum_f_fraction * n), (n - 3) // 2).
+    krum_f_fraction: float = 0.25
+    # MAD is floored at this fraction of |median| so identical honest values do not
+    # turn a rounding difference into an outlier.
+    mad_floor_rel: float = 0.05
+    foolsgold_kappa: float = 1.0
+    sketch_dim: int = 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+__all__ = [
+    "PPM",
+    "Flag",
+    "ParticipantScore",
+    "ReasonCode",
+    "RoundScores",
+    "ScoringConfig",
+    "Signals",
+]
