@@ -1,0 +1,400 @@
+"""Byzantine-robust aggregation rules over an (n, d) matrix of flattened updates.
+
+Every rule:
+
+* takes a float32/float64 numpy array or CPU torch tensor of shape (n, d) and returns the
+  1-D aggregate in the same library and dtype (``nnm`` returns (n, d));
+* checks its precondition up front and raises :class:`AggregationError` (a ValueError);
+* rejects NaN/inf rows (exclude them before aggregating);
+* never writes to its input and is deterministic (bit-identical output for the same
+  input: fixed work partition, fixed reduction order, stable tie rules).
+
+Conventions (see strategies/BENCHMARKS.md for how they relate to Flower/numpy/scipy):
+Krum uses the paper's n-f-2 nearest *others*; ties go to the lowest index; even-n median
+is the mean of the two middle values; trimmed mean drops exactly f per side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from strategies import _kernels as kern
+from strategies.distances import distances_and_gram
+from strategies.validation import (
+    AggregationError,
+    Prepared,
+    check_byzantine_count,
+    check_weights,
+    prepare,
+    wrap_like,
+)
+
+__all__ = [
+    "AGGREGATORS",
+    "AggregationError",
+    "GeometricMedianResult",
+    "aggregate",
+    "bulyan",
+    "centered_clipping",
+    "geometric_median",
+    "geometric_median_with_info",
+    "krum",
+    "krum_scores",
+    "krum_select",
+    "mean",
+    "median",
+    "multi_krum",
+    "nnm",
+    "trimmed_mean",
+]
+
+
+def _finish(out64: np.ndarray, p: Prepared) -> Any:
+    return wrap_like(out64.astype(p.array.dtype, copy=False), p)
+
+
+def _combine(X: np.ndarray, rows: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    out = np.empty(X.shape[1], dtype=np.float64)
+    empty = np.empty(0, dtype=np.float64)
+    kern.combine_rows(
+        X, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(coef), empty, 0.0, out
+    )
+    return out
+
+
+# ------------------------------------------------------------------------ mean
+
+
+def mean(updates: Any, weights: Any = None) -> Any:
+    """(Weighted) arithmetic mean; float64 accumulation. Not robust: the baseline."""
+    p = prepare(updates)
+    if weights is None:
+        coef = np.full(p.n, 1.0 / p.n)
+    else:
+        w = check_weights(weights, p.n, rule="mean")
+        coef = w / w.sum()
+    return _finish(_combine(p.array, np.arange(p.n), coef), p)
+
+
+# --------------------------------------------------------- coordinate-wise rules
+
+
+def _coordinate(
+    X: np.ndarray, rows: np.ndarray, mode: int, a: int, b: int, outputs: tuple[int, ...]
+) -> np.ndarray:
+    ci, cj = kern.pruned_network(int(rows.size), outputs)
+    out = np.empty(X.shape[1], dtype=np.float64)
+    kern.coordinate_kernel(X, np.ascontiguousarray(rows, dtype=np.int64), ci, cj, mode, a, b, out)
+    return out
+
+
+def median(updates: Any) -> Any:
+    """Coordinate-wise median; even n -> mean of the two middle values (breakdown 1/2)."""
+    p = prepare(updates)
+    n = p.n
+    lo, hi = (n - 1) // 2, n // 2
+    out = _coordinate(p.array, np.arange(n), kern.MODE_MEDIAN, lo, hi, tuple(sorted({lo, hi})))
+    return _finish(out, p)
+
+
+def trimmed_mean(updates: Any, f: int) -> Any:
+    """Per coordinate, drop the f largest and f smallest values and average the rest
+    (Yin et al. 2018); needs n > 2f."""
+    p = prepare(updates)
+    f = check_byzantine_count(f, p.n, rule="trimmed_mean", need="n > 2f", ok=p.n > 2 * f)
+    n = p.n
+    if f == 0:
+        return mean(updates)
+    out = _coordinate(p.array, np.arange(n), kern.MODE_TRIMMED, f, n - f, tuple(range(f, n - f)))
+    return _finish(out, p)
+
+
+# ------------------------------------------------------------------ Krum family
+
+
+def _krum_scores_from_d(D: np.ndarray, f: int) -> np.ndarray:
+    n = D.shape[0]
+    k = n - f - 2
+    off = np.sort(D[~np.eye(n, dtype=bool)].reshape(n, n - 1), axis=1)
+    return off[:, :k].sum(axis=1)
+
+
+def _select(scores: np.ndarray, m: int) -> np.ndarray:
+    return np.argsort(scores, kind="stable")[:m].astype(np.int64)
+
+
+def _check_krum(p: Prepared, f: int, rule: str) -> int:
+    return check_byzantine_count(f, p.n, rule=rule, need="n > 2f + 2", ok=p.n > 2 * f + 2)
+
+
+def krum_scores(updates: Any, f: int) -> np.ndarray:
+    """Krum score per update: sum of squared distances to its n-f-2 nearest others
+    (Blanchard et al. 2017).  float64 numpy (n,) regardless of the input library."""
+    p = prepare(updates)
+    f = _check_krum(p, f, "krum_scores")
+    D, _ = distances_and_gram(p.array)
+    return _krum_scores_from_d(D, f)
+
+
+def krum_select(updates: Any, f: int, m: int) -> np.ndarray:
+    """Indices of the m lowest Krum scores, in score order (ties -> lowest index)."""
+    p = prepare(updates)
+    f = _check_krum(p, f, "krum_select")
+    m = _check_m(m, p.n, "krum_select")
+    D, _ = distances_and_gram(p.array)
+    return _select(_krum_scores_from_d(D, f), m)
+
+
+def _check_m(m: Any, n: int, rule: str) -> int:
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n:
+        raise AggregationError(f"{rule}: m must be an int in [1, n={n}], got {m!r}")
+    return int(m)
+
+
+def krum(updates: Any, f: int) -> Any:
+    """The single update with the lowest Krum score (a copy of that row); n > 2f+2."""
+    p = prepare(updates)
+    f = _check_krum(p, f, "krum")
+    D, _ = distances_and_gram(p.array)
+    i = int(_select(_krum_scores_from_d(D, f), 1)[0])
+    return wrap_like(p.array[i].copy(), p)
+
+
+def multi_krum(updates: Any, f: int, m: int | None = None) -> Any:
+    """Mean of the m lowest-score updates (m defaults to n-f); n > 2f+2."""
+    p = prepare(updates)
+    f = _check_krum(p, f, "multi_krum")
+    m = _check_m(p.n - f if m is None else m, p.n, "multi_krum")
+    D, _ = distances_and_gram(p.array)
+    sel = np.sort(_select(_krum_scores_from_d(D, f), m))  # sum in index order
+    return _finish(_combine(p.array, sel, np.full(m, 1.0 / m)), p)
+
+
+def _bulyan_select(D: np.ndarray, f: int, theta: int) -> np.ndarray:
+    """Iterated Krum on the remaining set (El Mhamdi et al. 2018)."""
+    remaining = list(range(D.shape[0]))
+    chosen: list[int] = []
+    for _ in range(theta):
+        idx = np.array(remaining)
+        sub = D[np.ix_(idx, idx)]
+        scores = _krum_scores_from_d(sub, f)
+        best = int(_select(scores, 1)[0])
+        chosen.append(remaining.pop(best))
+    return np.array(chosen, dtype=np.int64)
+
+
+def bulyan(updates: Any, f: int) -> Any:
+    """Bulyan: θ = n-2f updates by iterated Krum, then per coordinate the mean of the
+    β = θ-2f selected values closest to their median (ties -> smaller value); n ≥ 4f+3."""
+    p = prepare(updates)
+    f = check_byzantine_count(f, p.n, rule="bulyan", need="n >= 4f + 3", ok=p.n >= 4 * f + 3)
+    theta = p.n - 2 * f
+    beta = theta - 2 * f
+    D, _ = distances_and_gram(p.array)
+    sel = np.sort(_bulyan_select(D, f, theta))
+    out = _coordinate(p.array, sel, kern.MODE_BULYAN, beta, 0, tuple(range(theta)))
+    return _finish(out, p)
+
+
+# ------------------------------------------------------------- geometric median
+
+
+@dataclass(frozen=True)
+class GeometricMedianResult:
+    """Geometric median plus convergence information."""
+
+    median: Any
+    iterations: int
+    converged: bool
+    coefficients: np.ndarray  # z = sum_i coefficients[i] * x_i
+
+
+def _weiszfeld_coefficients(
+    G: np.ndarray, alpha: np.ndarray, eps: float, tol: float, max_iter: int
+) -> tuple[np.ndarray, int, bool]:
+    """Smoothed Weiszfeld in coefficient space.
+
+    Every iterate is a convex combination z = Σ w_i x_i, so ||z - x_i||² =
+    wᵀGw - 2(Gw)_i + G_ii with the centred Gram G: each iteration costs O(n²)
+    instead of two passes over the (n, d) data.  Stops when the step
+    ||z_{k+1} - z_k|| <= tol * max(scale, tiny), scale = RMS distance to the mean.
+    """
+    diag = np.diag(G).copy()
+    w = alpha / alpha.sum()
+    scale = float(np.sqrt(max(np.dot(alpha / alpha.sum(), diag), 0.0)))
+    if scale == 0.0:
+        return w, 0, True
+    thresh = tol * scale
+    for it in range(1, max_iter + 1):
+        Gw = G @ w
+        d2 = float(w @ Gw) - 2.0 * Gw + diag
+        dist = np.sqrt(np.maximum(d2, 0.0))
+        beta = alpha / np.maximum(eps, dist)
+        w_new = beta / beta.sum()
+        delta = w_new - w
+        step = float(np.sqrt(max(float(delta @ G @ delta), 0.0)))
+        w = w_new
+        if step <= thresh:
+            return w, it, True
+    return w, max_iter, False
+
+
+def geometric_median_with_info(
+    updates: Any,
+    weights: Any = None,
+    *,
+    eps: float = 1e-8,
+    tol: float = 1e-7,
+    max_iter: int = 1000,
+) -> GeometricMedianResult:
+    """Geometric median (RFA, Pillutla et al.) by smoothed Weiszfeld from the weighted
+    mean, β_i = α_i / max(eps, ||z - x_i||), run to tolerance (not a fixed 3 steps)."""
+    p = prepare(updates)
+    alpha = (
+        np.full(p.n, 1.0)
+        if weights is None
+        else check_weights(weights, p.n, rule="geometric_median")
+    )
+    if not (eps > 0 and tol > 0 and max_iter >= 1):
+        raise AggregationError("geometric_median: need eps > 0, tol > 0, max_iter >= 1")
+    if p.n == 1:
+        coef, it, ok = np.ones(1), 0, True
+    else:
+        _, g = distances_and_gram(p.array)
+        coef, it, ok = _weiszfeld_coefficients(g.gram, alpha, float(eps), float(tol), int(max_iter))
+    nz = np.flatnonzero(coef)  # rows with zero weight are skipped
+    z = _combine(p.array, nz, coef[nz])
+    return GeometricMedianResult(_finish(z, p), it, ok, coef)
+
+
+def geometric_median(
+    updates: Any,
+    weights: Any = None,
+    *,
+    eps: float = 1e-8,
+    tol: float = 1e-7,
+    max_iter: int = 1000,
+) -> Any:
+    """Geometric median; see :func:`geometric_median_with_info` for iterations."""
+    return geometric_median_with_info(updates, weights, eps=eps, tol=tol, max_iter=max_iter).median
+
+
+# ----------------------------------------------------------- centered clipping
+
+
+def centered_clipping(updates: Any, center: Any, tau: float, iters: int = 1) -> Any:
+    """Centered clipping (Karimireddy et al. 2021):
+    v ← v + (1/n) Σ (x_i − v)·min(1, τ/||x_i − v||), ``iters`` times, v_0 = center
+    (the previous aggregate; the rule is stateful across rounds)."""
+    p = prepare(updates)
+    c = prepare(_as_row(center), name="center")
+    if c.d != p.d:
+        raise AggregationError(f"centered_clipping: center has {c.d} params, updates {p.d}")
+    if not (np.isfinite(tau) and tau > 0):
+        raise AggregationError(f"centered_clipping: tau must be finite and > 0, got {tau}")
+    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 1:
+        raise AggregationError(f"centered_clipping: iters must be an int >= 1, got {iters!r}")
+    X = p.array
+    n = p.n
+    v = c.array[0].astype(np.float64)
+    rows = np.arange(n, dtype=np.int64)
+    d2 = np.empty(n, dtype=np.float64)
+    for _ in range(int(iters)):
+        kern.sq_dist_to_vector(X, v, d2)
+        norm = np.sqrt(d2)
+        scale = np.where(norm > tau, tau / np.where(norm > 0, norm, 1.0), 1.0) / n
+        v_new = np.empty(p.d, dtype=np.float64)
+        kern.combine_rows(X, rows, scale, v, 1.0 - float(scale.sum()), v_new)
+        v = v_new
+    return _finish(v, p)
+
+
+def _as_row(center: Any) -> Any:
+    if hasattr(center, "reshape") and getattr(center, "ndim", 0) == 1:
+        return center.reshape(1, -1)
+    return center
+
+
+# --------------------------------------------------------------------------- NNM
+
+
+def nnm(updates: Any, f: int) -> Any:
+    """Nearest-neighbour mixing (Allouah et al. 2023): y_i = mean of the n-f nearest
+    neighbours of x_i (itself included, then by distance, ties -> lowest index).
+    Returns (n, d) to feed any aggregator, e.g. ``krum(nnm(x, f), f)``; needs f < n/2."""
+    p = prepare(updates)
+    f = check_byzantine_count(f, p.n, rule="nnm", need="f < n/2", ok=2 * f < p.n)
+    n = p.n
+    D, _ = distances_and_gram(p.array)
+    idx = np.arange(n)
+    nbr = np.empty((n, n - f), dtype=np.int64)
+    for i in range(n):
+        not_self = (idx != i).astype(np.int64)
+        order = np.lexsort((idx, not_self, D[i]))  # self first, then distance, index
+        nbr[i] = np.sort(order[: n - f])  # sum in index order
+    out = np.empty((n, p.d), dtype=p.array.dtype)
+    kern.neighbour_means(p.array, nbr, out)
+    return wrap_like(out, p)
+
+
+# ---------------------------------------------------------------------- registry
+
+
+def _f_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(updates: Any, f: int = 0, **kw: Any) -> Any:
+        return fn(updates, f, **kw)
+
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def _no_f(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(updates: Any, f: int = 0, **kw: Any) -> Any:
+        return fn(updates, **kw)
+
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
+
+#: name -> callable(updates, f=..., **kw); for configs (``aggregator = "krum"``)
+AGGREGATORS: dict[str, Callable[..., Any]] = {
+    "mean": _no_f(mean),
+    "median": _no_f(median),
+    "trimmed_mean": _f_only(trimmed_mean),
+    "krum": _f_only(krum),
+    "multi_krum": _f_only(multi_krum),
+    "bulyan": _f_only(bulyan),
+    "geometric_median": _no_f(geometric_median),
+    "centered_clipping": _no_f(centered_clipping),
+}
+
+
+def aggregate(name: str, updates: Any, f: int = 0, *, pre: str | None = None, **kw: Any) -> Any:
+    """Run a registered aggregator by name; ``pre="nnm"`` applies NNM mixing first.
+
+    Aliases: ``-`` and ``_`` are interchangeable, case-insensitive
+    (``"multi-krum"``, ``"trimmed-mean"``, ``"geomed"``/``"rfa"``, ``"cc"``).
+    """
+    key = name.strip().lower().replace("-", "_")
+    key = {
+        "geomed": "geometric_median",
+        "rfa": "geometric_median",
+        "cc": "centered_clipping",
+        "multikrum": "multi_krum",
+        "trimmedmean": "trimmed_mean",
+    }.get(key, key)
+    if key not in AGGREGATORS:
+        raise AggregationError(
+            f"unknown aggregator {name!r}; known: {', '.join(sorted(AGGREGATORS))}"
+        )
+    if pre is not None:
+        if pre.lower() != "nnm":
+            raise AggregationError(f"unknown pre-aggregation {pre!r}; known: nnm")
+        updates = nnm(updates, f)
+    return AGGREGATORS[key](updates, f, **kw)
