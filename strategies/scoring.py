@@ -71,21 +71,6 @@ def _ratio(x: np.ndarray, ref: float) -> np.ndarray:
     return np.where(x == 0, 0.0, np.inf)
 
 
-def _history_copy(hist: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """Nearest-peer copy ratio of unit-normalised histories among eligible rows (NaN else)."""
-    out = np.full(len(hist), np.nan)
-    if int(eligible.sum()) < 3:
-        return out
-    norms = np.linalg.norm(hist, axis=1)
-    unit = hist / np.where(norms > 0, norms, 1.0)[:, None]
-    diff = unit[:, None, :] - unit[None, :, :]
-    sq = np.einsum("ijk,ijk->ij", diff, diff)
-    nn, _ = nearest_peers(sq, eligible)
-    ratios = copy_ratios(nn, eligible)
-    out[eligible] = ratios[eligible]
-    return out
-
-
 def score_round(
     updates: np.ndarray,
     participant_ids: Sequence[Hashable],
@@ -131,9 +116,9 @@ def score_round(
     active = ~free
     sq = pairwise_sq_distances(u) if n >= 2 else np.zeros((n, n))
     pcos = peer_cosines(np.asarray(sq, dtype=np.float64), norms, active)
-    pcos_z = robust_z(-pcos[active], cfg.mad_floor_rel) if active.any() else pcos
     cos_z = np.zeros(n)
-    cos_z[active] = pcos_z
+    if active.any():
+        cos_z[active] = robust_z(-pcos[active], cfg.mad_floor_rel)
     if n >= 2:
         _, nn_idx = nearest_peers(sq, active)
         nn = np.full(n, np.inf)
@@ -158,9 +143,12 @@ def score_round(
         new_state.last_round = round_id
     fg_w, fg_max = foolsgold_weights(hist, cfg.foolsgold_kappa)
     rounds_seen = np.array([new_state.rounds[p] for p in ids])
-    hist_ok = (rounds_seen >= cfg.history_min_rounds) & (np.linalg.norm(hist, axis=1) > 0)
-    hcopy_ratio = _history_copy(hist, hist_ok & active)
-    hcopy = np.nan_to_num(hcopy_ratio, nan=np.inf) <= cfg.history_copy_ratio
+    hcopy = (
+        active
+        & (rounds_seen >= cfg.history_min_rounds)
+        & (fg_w <= cfg.history_max_weight)
+        & (fg_max >= cfg.history_min_cosine)
+    )
 
     # Contribution: alignment × closeness × Krum standing × FoolsGold uniqueness.
     cos_ref = float(np.median(pcos[active])) if active.any() else 0.0
@@ -182,7 +170,7 @@ def score_round(
             detail = f"copy of #{int(nn_idx[i])}, copy ratio {cratio[i]:.3g}"
             flags.append(Flag(ReasonCode.SYBIL, False, detail))
         elif hcopy[i]:
-            detail = f"history copy ratio {hcopy_ratio[i]:.3g}"
+            detail = f"FoolsGold weight {fg_w[i]:.3g}, history cosine {fg_max[i]:.3g}"
             flags.append(Flag(ReasonCode.SYBIL, False, detail))
         if outlier_tests and not free[i]:
             if z[i] >= cfg.z_threshold and dist_ratio[i] >= cfg.distance_ratio_min:
@@ -206,7 +194,6 @@ def score_round(
             norm_ratio=float(norm_ratio[i]),
             copy_ratio=float(cratio[i]),
             nearest=int(nn_idx[i]),
-            history_copy_ratio=float(hcopy_ratio[i]),
             history_max_cosine=float(fg_max[i]),
             foolsgold_weight=float(fg_w[i]),
         )

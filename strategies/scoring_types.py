@@ -6,11 +6,19 @@ codes) without pulling in the aggregators.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any
 
 PPM = 1_000_000
+
+
+def _finite_or_none(v: Any) -> Any:
+    """Strict JSON has no NaN/inf: undefined signals (too few peers) become null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 class ReasonCode(IntEnum):
@@ -51,7 +59,6 @@ class Signals:
     norm_ratio: float  # ||u_i|| / median ||u||
     copy_ratio: float  # nearest-peer distance / median nearest-peer distance
     nearest: int  # index of the nearest peer this round (-1 if none)
-    history_copy_ratio: float  # the same on accumulated (unit) histories; NaN if too short
     history_max_cosine: float  # FoolsGold max cosine to any peer's history
     foolsgold_weight: float  # FoolsGold weight in [0, 1] (1 = unique)
 
@@ -76,6 +83,7 @@ class ParticipantScore:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["signals"] = {k: _finite_or_none(v) for k, v in d["signals"].items()}
         d["flags"] = [
             {"reason": int(f.reason), "severe": f.severe, "detail": f.detail} for f in self.flags
         ]
@@ -127,10 +135,12 @@ class ScoringConfig:
     # ≤ rtol × ||u_i|| (catches a copy *majority*, where the median itself is ~0).
     copy_ratio: float = 0.1
     copy_rtol: float = 1e-6
-    # The same test on accumulated per-identity histories (FoolsGold-style), once an
-    # identity has this many rounds of history.
+    # SYBIL across rounds (FoolsGold): once an identity has `history_min_rounds` rounds
+    # of accumulated history, FoolsGold weight ≤ `history_max_weight` while its history's
+    # max cosine to a peer is ≥ `history_min_cosine` (consistently near-identical).
     history_min_rounds: int = 3
-    history_copy_ratio: float = 0.1
+    history_max_weight: float = 0.0
+    history_min_cosine: float = 0.5
     # Outlier tests need a few peers to estimate a spread.
     min_participants: int = 5
     # Krum signal: f = min(ceil(krum_f_fraction * n), (n - 3) // 2).

@@ -1,0 +1,270 @@
+"""Reward / slash policy: contribution scores → integer rewards and stake slashes.
+
+Exact integer arithmetic throughout (token wei, basis points, score in ppm), so the
+Merkle leaves and slash list built from a decision are reproducible bit for bit:
+
+* Rewards: the round budget is split among *unflagged* participants in proportion to
+  their on-chain score (ppm) by the largest-remainder method: floor shares first, then
+  the leftover wei one each to the largest remainders (ties: lower participant id).
+  Σ rewards == budget whenever someone is eligible, else 0; never more than the budget.
+* Slashes: a fraction of stake (bps) per reason. MALFORMED / FORGED_HASH and *severe*
+  scoring flags slash at once; BYZANTINE / SYBIL / FREE_RIDER need `k` strikes within a
+  window of rounds, so one mild anomaly of an honest non-IID client costs that round's
+  reward but no stake. One slash per participant per round (the largest bps).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from strategies.scoring_types import ParticipantScore, ReasonCode, RoundScores
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Policy thresholds (documented defaults; all integers)."""
+
+    malformed_bps: int = 1_000  # 10 % — signed a non-finite / misshapen update
+    forged_hash_bps: int = 2_000  # 20 % — signed a hash that does not match the arrays
+    byzantine_bps: int = 1_000  # 10 % — outlier, after strikes or when severe
+    sybil_bps: int = 1_000  # 10 % — copy of another participant's update
+    free_rider_bps: int = 500  # 5 % — sent the global model back
+    max_slash_bps: int = 5_000  # per-round cap (the contract caps again with maxSlashBps)
+    byzantine_strikes: int = 3  # flags within `strike_window` rounds before a slash
+    sybil_strikes: int = 2
+    free_rider_strikes: int = 2
+    strike_window: int = 5  # a strike of round r counts for rounds r … r + window − 1
+    distribute_remainder: bool = True  # largest-remainder: Σ rewards == budget exactly
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if isinstance(value, bool):
+                continue
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        for name in ("byzantine_strikes", "sybil_strikes", "free_rider_strikes", "strike_window"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1")
+        if self.max_slash_bps > BPS:
+            raise ValueError("max_slash_bps must be ≤ 10000")
+
+    def bps(self, reason: ReasonCode) -> int:
+        table = {
+            ReasonCode.MALFORMED: self.malformed_bps,
+            ReasonCode.FORGED_HASH: self.forged_hash_bps,
+            ReasonCode.BYZANTINE: self.byzantine_bps,
+            ReasonCode.SYBIL: self.sybil_bps,
+            ReasonCode.FREE_RIDER: self.free_rider_bps,
+        }
+        return min(table[reason], self.max_slash_bps)
+
+    def strikes_needed(self, reason: ReasonCode) -> int:
+        table = {
+            ReasonCode.BYZANTINE: self.byzantine_strikes,
+            ReasonCode.SYBIL: self.sybil_strikes,
+            ReasonCode.FREE_RIDER: self.free_rider_strikes,
+        }
+        return table.get(reason, 1)  # MALFORMED, FORGED_HASH: immediate
+
+
+@dataclass
+class PolicyState:
+    """Strikes per participant and reason (rounds in which they were flagged)."""
+
+    last_round: int | None = None
+    strikes: dict[str, dict[int, list[int]]] = field(default_factory=dict)
+
+    def copy(self) -> PolicyState:
+        return PolicyState(
+            self.last_round,
+            {p: {r: list(v) for r, v in d.items()} for p, d in self.strikes.items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "last_round": self.last_round,
+            "strikes": {
+                p: {str(r): self.strikes[p][r] for r in sorted(self.strikes[p])}
+                for p in sorted(self.strikes)
+            },
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PolicyState:
+        if d.get("version") != 1:
+            raise ValueError(f"unsupported policy state version {d.get('version')!r}")
+        strikes = {
+            p: {int(r): [int(x) for x in v] for r, v in rs.items()}
+            for p, rs in d["strikes"].items()
+        }
+        return cls(d["last_round"], strikes)
+
+    @classmethod
+    def from_json(cls, s: str) -> PolicyState:
+        return cls.from_dict(json.loads(s))
+
+
+@dataclass(frozen=True)
+class Slash:
+    participant: str
+    reason: ReasonCode
+    bps: int
+    amount: int  # floor(stake * bps / 10000) ≤ stake
+    strikes: int  # strikes counted for `reason` when it fired (1 for immediate)
+    severe: bool
+
+
+@dataclass(frozen=True)
+class RoundDecision:
+    """Rewards (wei) for every participant, sorted by id; slashes sorted by id."""
+
+    round_id: int
+    budget: int
+    rewards: dict[str, int]
+    slashes: tuple[Slash, ...]
+    scores_ppm: dict[str, int]
+    flagged: dict[str, tuple[ReasonCode, ...]]
+
+    @property
+    def unallocated(self) -> int:
+        return self.budget - sum(self.rewards.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round_id": self.round_id,
+            "budget": self.budget,
+            "rewards": dict(self.rewards),
+            "scores_ppm": dict(self.scores_ppm),
+            "flagged": {p: [int(r) for r in rs] for p, rs in self.flagged.items()},
+            "slashes": [{**asdict(s), "reason": int(s.reason)} for s in self.slashes],
+        }
+
+
+def _check_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
+def split_rewards(
+    weights: Mapping[str, int], budget: int, remainder: bool = True
+) -> dict[str, int]:
+    """Largest-remainder split of `budget` proportional to integer `weights` (ids sorted)."""
+    _check_int("budget", budget)
+    ids = sorted(weights)
+    for p in ids:
+        _check_int(f"weight of {p}", weights[p])
+    total = sum(weights[p] for p in ids)
+    if total == 0:
+        return {p: 0 for p in ids}
+    shares = {p: budget * weights[p] // total for p in ids}
+    if remainder:
+        left = budget - sum(shares.values())
+        order = sorted(ids, key=lambda p: (-(budget * weights[p] % total), p))
+        for p in order[:left]:
+            shares[p] += 1
+    return shares
+
+
+def _scores_list(scores: RoundScores | Iterable[ParticipantScore]) -> list[ParticipantScore]:
+    items = list(scores.participants if isinstance(scores, RoundScores) else scores)
+    seen: set[str] = set()
+    for s in items:
+        if s.participant in seen:
+            raise ValueError(f"duplicate participant {s.participant!r}")
+        seen.add(s.participant)
+    return items
+
+
+def settle_round(
+    round_id: int,
+    scores: RoundScores | Iterable[ParticipantScore],
+    stakes: Mapping[Hashable, int],
+    budget: int,
+    state: PolicyState | None = None,
+    config: PolicyConfig | None = None,
+    *,
+    upstream: Mapping[Hashable, ReasonCode] | None = None,
+) -> tuple[RoundDecision, PolicyState]:
+    """Turn one round's scores into rewards and slashes. Pure: returns (decision, new state).
+
+    `upstream` maps participants excluded before scoring (reply validation, hash check)
+    to MALFORMED or FORGED_HASH; they are slashed at once and get no reward. Participants
+    missing from `stakes` have stake 0 (their slash amount is 0 but is still listed).
+    """
+    cfg = config or PolicyConfig()
+    prev = state or PolicyState()
+    if isinstance(round_id, bool) or not isinstance(round_id, int):
+        raise ValueError(f"round_id must be an int, got {round_id!r}")
+    if prev.last_round is not None and round_id <= prev.last_round:
+        raise ValueError(f"round {round_id} already settled (last {prev.last_round})")
+    _check_int("budget", budget)
+    stake = {str(p): _check_int(f"stake of {p}", v) for p, v in stakes.items()}
+    pre = {str(p): ReasonCode(r) for p, r in (upstream or {}).items()}
+    for p, r in pre.items():
+        if r not in (ReasonCode.MALFORMED, ReasonCode.FORGED_HASH):
+            raise ValueError(f"upstream reason for {p} must be MALFORMED or FORGED_HASH")
+    items = [s for s in _scores_list(scores) if s.participant not in pre]
+
+    # (participant → [(reason, severe)]) for everything flagged this round.
+    flagged: dict[str, list[tuple[ReasonCode, bool]]] = {p: [(r, True)] for p, r in pre.items()}
+    for s in items:
+        for fl in s.flags:
+            flagged.setdefault(s.participant, []).append((fl.reason, fl.severe))
+
+    weights = {s.participant: s.score_ppm for s in items if not s.flags}
+    rewards = split_rewards(weights, budget, cfg.distribute_remainder)
+    for p in flagged:
+        rewards[p] = 0
+
+    new_state = prev.copy()
+    new_state.last_round = round_id
+    horizon = round_id - cfg.strike_window  # strikes at rounds ≤ horizon have expired
+    for p in list(new_state.strikes):
+        kept = {r: [x for x in v if x > horizon] for r, v in new_state.strikes[p].items()}
+        kept = {r: v for r, v in kept.items() if v}
+        if kept:
+            new_state.strikes[p] = kept
+        else:
+            del new_state.strikes[p]
+
+    slashes: list[Slash] = []
+    for p in sorted(flagged):
+        fired: list[Slash] = []
+        severe_by_reason: dict[ReasonCode, bool] = {}
+        for reason, severe in flagged[p]:
+            severe_by_reason[reason] = severe_by_reason.get(reason, False) or severe
+        for reason in sorted(severe_by_reason):
+            severe = severe_by_reason[reason]
+            hist = new_state.strikes.setdefault(p, {}).setdefault(int(reason), [])
+            hist.append(round_id)
+            count = len(hist)
+            if severe or count >= cfg.strikes_needed(reason):
+                bps = cfg.bps(reason)
+                amount = stake.get(p, 0) * bps // BPS
+                fired.append(Slash(p, reason, bps, amount, count, severe))
+                del new_state.strikes[p][int(reason)]
+        if not new_state.strikes.get(p):
+            new_state.strikes.pop(p, None)
+        if fired:
+            slashes.append(max(fired, key=lambda s: (s.bps, -int(s.reason))))
+
+    all_ids = sorted(set(rewards) | {s.participant for s in items})
+    decision = RoundDecision(
+        round_id=round_id,
+        budget=budget,
+        rewards={p: rewards.get(p, 0) for p in all_ids},
+        slashes=tuple(slashes),
+        scores_ppm={p: (0 if p in flagged else weights.get(p, 0)) for p in all_ids},
+        flagged={p: tuple(sorted({r for r, _ in flagged[p]})) for p in sorted(flagged)},
+    )
+    return decision, new_state

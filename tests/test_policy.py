@@ -1,0 +1,162 @@
+"""Policy: exact integer rewards, proportionality, strikes, immediacy, determinism, state."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strategies.policy import BPS, PolicyConfig, PolicyState, settle_round, split_rewards
+from strategies.scoring_types import Flag, ParticipantScore, ReasonCode, Signals
+
+_SIG = Signals(*([0.0] * 7), 0, 0.0, 0.0, -1, 0.0, 1.0)
+
+
+def ps(pid: str, ppm: int, *flags: tuple[ReasonCode, bool]) -> ParticipantScore:
+    fl = tuple(Flag(r, s, "test") for r, s in flags)
+    return ParticipantScore(pid, 0.0 if fl else ppm / 1e6, 0 if fl else ppm, fl, _SIG)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=4), st.integers(0, 10**6), max_size=30),
+    st.integers(0, 10**30),
+)
+def test_split_sum_exact_and_close_to_proportional(weights: dict[str, int], budget: int) -> None:
+    shares = split_rewards(weights, budget)
+    total = sum(weights.values())
+    assert set(shares) == set(weights)
+    assert all(isinstance(v, int) and v >= 0 for v in shares.values())
+    if total == 0:
+        assert sum(shares.values()) == 0
+        return
+    assert sum(shares.values()) == budget
+    for p, w in weights.items():
+        exact_floor = budget * w // total
+        assert exact_floor <= shares[p] <= exact_floor + 1
+    assert split_rewards(dict(reversed(list(weights.items()))), budget) == shares
+
+
+def test_split_without_remainder_never_exceeds_budget() -> None:
+    shares = split_rewards({"a": 1, "b": 1, "c": 1}, 100, remainder=False)
+    assert shares == {"a": 33, "b": 33, "c": 33}
+    assert split_rewards({"a": 1, "b": 1, "c": 1}, 100) == {"a": 34, "b": 33, "c": 33}
+
+
+def test_flagged_get_nothing_and_rest_proportional() -> None:
+    scores = [ps("a", 500_000), ps("b", 250_000), ps("c", 0, (ReasonCode.BYZANTINE, False))]
+    dec, _ = settle_round(1, scores, {"a": 10, "b": 10, "c": 10}, 3_000)
+    assert dec.rewards == {"a": 2_000, "b": 1_000, "c": 0}
+    assert dec.slashes == ()  # first mild strike
+    assert dec.flagged == {"c": (ReasonCode.BYZANTINE,)}
+    assert dec.unallocated == 0
+
+
+def test_nobody_eligible_leaves_budget_unallocated() -> None:
+    dec, _ = settle_round(1, [ps("a", 0, (ReasonCode.SYBIL, False))], {}, 77)
+    assert dec.rewards == {"a": 0} and dec.unallocated == 77
+
+
+def test_byzantine_strikes_within_window() -> None:
+    cfg = PolicyConfig(byzantine_strikes=3, strike_window=5)
+    state = None
+    stake = {"x": 1_000_000}
+    bad = [ps("x", 0, (ReasonCode.BYZANTINE, False))]
+    slashed = []
+    for r in (1, 2, 3):
+        dec, state = settle_round(r, bad, stake, 0, state, cfg)
+        slashed.append(dec.slashes)
+    assert slashed[0] == () and slashed[1] == ()
+    (s,) = slashed[2]
+    assert (s.reason, s.bps, s.amount, s.strikes) == (ReasonCode.BYZANTINE, 1_000, 100_000, 3)
+    assert state is not None and "x" not in state.strikes  # consumed by the slash
+
+
+def test_strikes_expire_outside_window() -> None:
+    cfg = PolicyConfig(byzantine_strikes=2, strike_window=3)
+    bad = [ps("x", 0, (ReasonCode.BYZANTINE, False))]
+    good = [ps("x", 1)]
+    _, s = settle_round(1, bad, {"x": 100}, 0, None, cfg)
+    _, s = settle_round(2, good, {"x": 100}, 0, s, cfg)
+    _, s = settle_round(3, good, {"x": 100}, 0, s, cfg)
+    dec, s = settle_round(4, bad, {"x": 100}, 0, s, cfg)  # round 1 expired (4 - 3 = 1)
+    assert dec.slashes == ()
+    dec, s = settle_round(5, bad, {"x": 100}, 0, s, cfg)
+    assert len(dec.slashes) == 1
+
+
+def test_severe_and_upstream_are_immediate() -> None:
+    scores = [ps("s", 0, (ReasonCode.BYZANTINE, True)), ps("h", 1_000_000)]
+    upstream = {"m": ReasonCode.MALFORMED, "f": ReasonCode.FORGED_HASH}
+    dec, _ = settle_round(
+        1, scores, {"s": 10_000, "m": 10_000, "f": 10_000, "h": 5}, 10, upstream=upstream
+    )
+    got = {s.participant: (s.reason, s.amount) for s in dec.slashes}
+    assert got == {
+        "s": (ReasonCode.BYZANTINE, 1_000),
+        "m": (ReasonCode.MALFORMED, 1_000),
+        "f": (ReasonCode.FORGED_HASH, 2_000),
+    }
+    assert dec.rewards == {"f": 0, "h": 10, "m": 0, "s": 0}
+    assert [s.participant for s in dec.slashes] == sorted(got)
+
+
+def test_one_slash_per_participant_largest_bps_and_cap() -> None:
+    cfg = PolicyConfig(sybil_bps=3_000, free_rider_bps=9_000, max_slash_bps=4_000)
+    flags = ((ReasonCode.SYBIL, True), (ReasonCode.FREE_RIDER, True))
+    dec, _ = settle_round(1, [ps("x", 0, *flags)], {"x": 999}, 0, None, cfg)
+    (s,) = dec.slashes
+    assert (s.reason, s.bps, s.amount) == (ReasonCode.FREE_RIDER, 4_000, 999 * 4_000 // BPS)
+
+
+def test_slash_never_exceeds_stake_and_missing_stake_is_zero() -> None:
+    cfg = PolicyConfig(malformed_bps=10_000, max_slash_bps=10_000)
+    dec, _ = settle_round(1, [], {"a": 7}, 0, None, cfg, upstream={"a": 1, "b": 1})
+    assert {s.participant: s.amount for s in dec.slashes} == {"a": 7, "b": 0}
+
+
+def test_rejects_replay_and_bad_numbers() -> None:
+    _, s = settle_round(3, [ps("a", 1)], {}, 1)
+    with pytest.raises(ValueError):
+        settle_round(3, [ps("a", 1)], {}, 1, s)
+    with pytest.raises(ValueError):
+        settle_round(4, [ps("a", 1)], {}, -1, s)
+    with pytest.raises(ValueError):
+        settle_round(4, [ps("a", 1)], {"a": 1.5}, 1, s)  # type: ignore[dict-item]
+    with pytest.raises(ValueError):
+        settle_round(4, [ps("a", 1), ps("a", 2)], {}, 1, s)
+    with pytest.raises(ValueError):
+        settle_round(4, [], {}, 1, s, upstream={"a": ReasonCode.BYZANTINE})
+    with pytest.raises(ValueError):
+        PolicyConfig(byzantine_strikes=0)
+
+
+def test_state_json_round_trip_reproduces_decisions() -> None:
+    bad = [ps("x", 0, (ReasonCode.SYBIL, False)), ps("y", 3)]
+    _d1, s1 = settle_round(1, bad, {"x": 50}, 9)
+    restored = PolicyState.from_json(s1.to_json())
+    assert restored.to_json() == s1.to_json()
+    a, sa = settle_round(2, bad, {"x": 50}, 9, s1)
+    b, sb = settle_round(2, bad, {"x": 50}, 9, restored)
+    assert a == b and sa.to_json() == sb.to_json()
+    assert len(a.slashes) == 1  # second SYBIL strike
+    assert s1.to_json() == restored.to_json()  # inputs untouched
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 10**6), st.booleans()), min_size=1, max_size=20),
+    st.integers(0, 10**24),
+)
+def test_decisions_invariants(rows: list[tuple[int, bool]], budget: int) -> None:
+    scores = [
+        ps(f"p{i}", w, (ReasonCode.BYZANTINE, False)) if bad else ps(f"p{i}", w)
+        for i, (w, bad) in enumerate(rows)
+    ]
+    dec, _ = settle_round(1, scores, {}, budget)
+    assert sum(dec.rewards.values()) <= budget
+    for i, (_, bad) in enumerate(rows):
+        if bad:
+            assert dec.rewards[f"p{i}"] == 0
+    if any(w > 0 and not bad for w, bad in rows):
+        assert sum(dec.rewards.values()) == budget

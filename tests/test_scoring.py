@@ -1,0 +1,186 @@
+"""Scoring: each attack flagged with its reason, honest not flagged, determinism, state."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strategies.scoring import deltas_from_weights, score_round
+from strategies.scoring_state import ScoringState, sketch_rows
+from strategies.scoring_types import PPM, ReasonCode, ScoringConfig
+
+IDS = [f"0x{i:040x}" for i in range(12)]
+
+
+def _round(seed: int, n: int = 12, d: int = 500) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=d) * 0.1
+    return mu + rng.normal(size=(n, d)) * 0.3
+
+
+def _attacked(seed: int) -> np.ndarray:
+    u = _round(seed)
+    rng = np.random.default_rng(seed + 1000)
+    u[0] = -u[0]  # sign flip
+    u[1] = 5.0 * u[1]  # scaled
+    u[2] = rng.normal(size=u.shape[1])  # noise
+    u[4] = u[3]  # sybil copy
+    u[5] = 0.0  # free rider
+    return u
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_each_attack_flagged_with_its_reason(seed: int) -> None:
+    scores, _ = score_round(_attacked(seed), IDS, round_id=1)
+    reasons = [p.reasons for p in scores.participants]
+    assert ReasonCode.BYZANTINE in reasons[0]
+    assert ReasonCode.BYZANTINE in reasons[1]
+    assert ReasonCode.BYZANTINE in reasons[2]
+    assert reasons[3] == (ReasonCode.SYBIL,)
+    assert reasons[4] == (ReasonCode.SYBIL,)
+    assert reasons[5] == (ReasonCode.FREE_RIDER,)
+    for p in scores.participants[6:]:
+        assert not p.flagged, p
+        assert 0.0 < p.score <= 1.0
+    for p in scores.participants[:6]:
+        assert p.score == 0.0 and p.score_ppm == 0
+
+
+@pytest.mark.parametrize("seed", range(10, 20))
+def test_honest_round_not_flagged(seed: int) -> None:
+    scores, _ = score_round(_round(seed), IDS)
+    assert not [p for p in scores.participants if p.flagged]
+
+
+def test_scaled_attack_is_severe() -> None:
+    scores, _ = score_round(_attacked(7), IDS)
+    assert any(f.severe for f in scores.participants[1].flags)
+
+
+def test_deterministic_and_pure() -> None:
+    u = _attacked(4)
+    before = u.copy()
+    s1, st1 = score_round(u, IDS, round_id=3)
+    s2, st2 = score_round(u, IDS, round_id=3)
+    assert s1.to_dict() == s2.to_dict()
+    assert st1.to_json() == st2.to_json()
+    np.testing.assert_array_equal(u, before)
+
+
+def test_state_not_mutated_and_json_round_trip_reproduces() -> None:
+    state = ScoringState()
+    _, s1 = score_round(_round(1), IDS, state, round_id=1)
+    assert state.histories == {}
+    restored = ScoringState.from_json(s1.to_json())
+    assert restored == s1
+    a, sa = score_round(_round(2), IDS, s1, round_id=2)
+    b, sb = score_round(_round(2), IDS, restored, round_id=2)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+    assert sa.to_json() == sb.to_json()
+
+
+def test_round_must_increase_and_dimension_fixed() -> None:
+    _, s = score_round(_round(1), IDS, round_id=5)
+    with pytest.raises(ValueError):
+        score_round(_round(2), IDS, s, round_id=5)
+    with pytest.raises(ValueError):
+        score_round(_round(2, d=400), IDS, s, round_id=6)
+
+
+def test_rejects_bad_input() -> None:
+    u = _round(1)
+    with pytest.raises(ValueError):
+        score_round(u, IDS[:-1])
+    with pytest.raises(ValueError):
+        score_round(u, [*IDS[:-1], IDS[0]])
+    u[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        score_round(u, IDS)
+
+
+def test_history_catches_near_copies_the_round_test_misses() -> None:
+    """Sybils sharing a direction plus small private noise: each round's copy ratio is
+    above the cut, but their accumulated histories converge (FoolsGold's insight)."""
+    cfg = ScoringConfig(copy_ratio=0.01)
+    rng = np.random.default_rng(5)
+    state = None
+    for r in range(1, 6):
+        u = _round(100 + r)
+        shared = rng.normal(size=u.shape[1]) * 0.3
+        u[0] = shared + rng.normal(size=u.shape[1]) * 0.05
+        u[1] = shared + rng.normal(size=u.shape[1]) * 0.05
+        scores, state = score_round(u, IDS, state, cfg, round_id=r)
+        sybil = [ReasonCode.SYBIL in p.reasons for p in scores.participants]
+        if r < cfg.history_min_rounds:
+            assert not any(sybil)
+    assert sybil[0] and sybil[1] and not any(sybil[2:])
+    assert scores.participants[0].signals.foolsgold_weight < 0.5
+
+
+def test_all_identical_updates_guarded() -> None:
+    u = np.tile(_round(3)[0], (6, 1))
+    scores, _ = score_round(u, IDS[:6])
+    for p in scores.participants:
+        assert p.reasons == (ReasonCode.SYBIL,)
+        assert np.isfinite(p.signals.foolsgold_weight)
+
+
+def test_all_zero_updates_are_free_riders() -> None:
+    scores, _ = score_round(np.zeros((5, 10)), IDS[:5])
+    assert all(p.reasons == (ReasonCode.FREE_RIDER,) for p in scores.participants)
+
+
+def test_small_rounds() -> None:
+    u = _round(1, n=1)
+    (p,) = score_round(u, IDS[:1])[0].participants
+    assert not p.flagged and 0 < p.score <= 1
+    scores, _ = score_round(_round(1, n=3), IDS[:3])
+    assert not any(p.flagged for p in scores.participants)
+
+
+def test_deltas_from_weights() -> None:
+    g = np.arange(4.0)
+    w = np.stack([g + 1, g])
+    np.testing.assert_array_equal(deltas_from_weights(w, g), [[1, 1, 1, 1], [0, 0, 0, 0]])
+    with pytest.raises(ValueError):
+        deltas_from_weights(w, np.zeros(3))
+
+
+def test_sketch_preserves_cosine_roughly_and_is_identity_when_small() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2, 50))
+    np.testing.assert_array_equal(sketch_rows(a, 64), a)
+    x = rng.normal(size=(2, 20_000))
+    x[1] = 0.8 * x[0] + 0.6 * rng.normal(size=20_000)
+    s = sketch_rows(x, 1024)
+    cos = s[0] @ s[1] / np.linalg.norm(s[0]) / np.linalg.norm(s[1])
+    assert abs(cos - 0.8) < 0.1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 9), st.integers(1, 30))
+def test_scores_in_unit_interval_and_ppm_consistent(seed: int, n: int, d: int) -> None:
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(n, d)) * rng.uniform(0.01, 10)
+    scores, state = score_round(u, IDS[:n])
+    for p in scores.participants:
+        assert 0.0 <= p.score <= 1.0
+        assert p.score_ppm == int(np.floor(p.score * PPM))
+        assert (p.score == 0.0) or not p.flagged
+    assert ScoringState.from_json(state.to_json()) == state
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_permuting_participants_permutes_results(seed: int) -> None:
+    u = _attacked(seed % 1000)
+    perm = np.random.default_rng(seed).permutation(len(IDS))
+    a, _ = score_round(u, IDS)
+    b, _ = score_round(u[perm], [IDS[i] for i in perm])
+    fa = {p.participant: p.reasons for p in a.participants}
+    fb = {p.participant: p.reasons for p in b.participants}
+    assert fa == fb
