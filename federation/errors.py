@@ -103,7 +103,10 @@ class ContractRevert(FedstakeError):  # noqa: N818 - named in the brief
     def _default_message(self) -> str:
         rendered = ", ".join(f"{k}={_short(v)}" for k, v in self.arguments.items())
         text = f"contract reverted with {self.error_name or type(self).__name__}({rendered})"
-        return f"{text}: {self.hint}" if self.hint else text
+        from federation.revert import HINTS
+
+        hint = self.hint or HINTS.get(self.error_name, "")
+        return f"{text}: {hint}" if hint else text
 
 
 class UnknownRevert(ContractRevert):

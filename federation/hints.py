@@ -1,0 +1,46 @@
+"""What to do about each custom error, appended to the exception's message."""
+
+from federation import revert
+
+HINTS: dict[str, str] = {
+    "NotStaked": "stake first (Ledger.stake); top_up needs an active stake",
+    "BelowMinStake": "stake at least the minimum (Ledger.staking_params().min_stake)",
+    "InsufficientActiveStake": "unbond at most your active stake (Ledger.stake_of)",
+    "NothingToWithdraw": "request unbonding first (Ledger.request_unbond)",
+    "UnbondingNotReleased": "wait until releaseAt, then withdraw",
+    "InsufficientBond": "post a coordinator bond first (Ledger.post_bond)",
+    "BondLocked": "settle or expire your open rounds before withdrawing the bond",
+    "InsufficientRewardPool": "fund the reward pool (Ledger.fund_reward_pool) or lower the budget",
+    "InvalidRoundStatus": (
+        "the round is not in the state this action needs (status codes: 0 none, 1 open, "
+        "2 finalized, 3 settled, 4 expired; see Ledger.get_round(id).status)"
+    ),
+    "NotRoundCoordinator": "only the coordinator that opened the round may finalize it",
+    "FinalizeDeadlinePassed": "the round expired; call expire_round and open a new one",
+    "ChallengeWindowOpen": "wait for the challenge window to end before settling",
+    "ChallengeWindowClosed": "disputes must be opened within the challenge window",
+    "DisputesPending": "the arbiter must resolve open disputes before the round settles",
+    "AlreadyClaimed": "this reward was already paid",
+    "InvalidRewardProof": (
+        "the (participant, updateHash, score, reward) leaf or its proof does not match the "
+        "round's results root"
+    ),
+    "InvalidCommitmentSignature": (
+        "the evidence is not the participant's own signed commitment for this round, chain "
+        "and contract"
+    ),
+    "NotSelected": "the participant is not in the round's participant set (bad Merkle proof)",
+    "DepositTooLow": "raise the dispute deposit to the configured minimum",
+    "EnforcedPause": "the contract is paused; ask a pauser to unpause",
+    "AccessControlUnauthorizedAccount": (
+        "the sender lacks the role this action needs (an admin grants it with Ledger.grant_role)"
+    ),
+    "ERC20InsufficientBalance": "the sender holds too few tokens",
+    "ERC20InsufficientAllowance": "approve the contract to spend the tokens first",
+    "FaucetCooldown": "the faucet drips once per cooldown per address; wait until availableAt",
+    "FaucetDisabled": "this token has no faucet; get tokens from its issuer",
+    "RoundVoided": "an upheld dispute voided this round's result: it pays no rewards",
+    "ClaimExceedsTotal": "the results tree pays more than the round's declared total",
+}
+
+revert.HINTS.update(HINTS)
