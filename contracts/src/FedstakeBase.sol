@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {AccessControlDefaultAdminRulesUpgradeable} from
+    "@openzeppelin/contracts-upgradeable/access/extensions/AccessControlDefaultAdminRulesUpgradeable.sol";
+import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+/// @title FedstakeBase
+/// @notice Shared base of the upgradeable fedstake contracts: default-admin-rules roles, pausing, UUPS
+///         upgrades restricted to the default admin, transient reentrancy guard.
+abstract contract FedstakeBase is
+    Initializable,
+    AccessControlDefaultAdminRulesUpgradeable,
+    PausableUpgradeable,
+    UUPSUpgradeable,
+    ReentrancyGuardTransient
+{
+    /// @notice Role allowed to open/finalize rounds and record provenance.
+    bytes32 public constant COORDINATOR_ROLE = keccak256("COORDINATOR_ROLE");
+    /// @notice Role allowed to resolve disputes.
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    /// @notice Role allowed to pause and unpause.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
+    // solhint-disable-next-line func-name-mixedcase
+    function __FedstakeBase_init(address admin, uint48 adminDelay) internal onlyInitializing {
+        __AccessControlDefaultAdminRules_init(adminDelay, admin);
+        __Pausable_init();
+    }
+
+    /// @notice Pause new rounds / stakes (PAUSER_ROLE). Settled funds stay withdrawable and claimable.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Unpause (PAUSER_ROLE).
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    /// @dev Upgrades only by the default admin.
+    function _authorizeUpgrade(address) internal view override onlyRole(DEFAULT_ADMIN_ROLE) {}
+}
