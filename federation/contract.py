@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from eth_utils import to_checksum_address
-from web3.exceptions import ContractLogicError
 
 from federation.keys import Signer
+from federation.revert import is_revert, revert_data_from
 from federation.tx import Receipt, TxSender, with_retries
 
 
@@ -43,10 +43,10 @@ class BoundContract:
                 self.sender.policy,
                 f"{self.name}.{fn}",
             )
-        except ContractLogicError as exc:
-            raise self.sender.decoder.decode(
-                getattr(exc, "data", None), f"{self.name}.{fn}"
-            ) from None
+        except Exception as exc:
+            if not is_revert(exc):
+                raise
+            raise self.sender.decoder.decode(revert_data_from(exc), f"{self.name}.{fn}") from None
 
     def send(
         self, signer: Signer, fn: str, *args: Any, value: int = 0, gas: int | None = None

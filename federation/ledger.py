@@ -548,10 +548,25 @@ class Ledger:
         return sign_commitment(self.domain, commitment, (signer or self._me()).key)
 
     def verify_commitment_onchain(self, commitment: Commitment, signature: bytes) -> bool:
-        """The contract's own check (``verifyCommitment``) of a signed commitment."""
-        return bool(
-            self.round_manager.call("verifyCommitment", *commitment.as_tuple(), bytes(signature))
-        )
+        """The contract's own check of a signed commitment (``verifyCommitment``).
+
+        Falls back to the contract's ``commitmentDigest`` plus ecrecover when the deployed
+        RoundManager predates the ``verifyCommitment`` view.
+        """
+        if self.round_manager.has_function("verifyCommitment"):
+            return bool(
+                self.round_manager.call(
+                    "verifyCommitment", *commitment.as_tuple(), bytes(signature)
+                )
+            )
+        from eth_account import Account
+
+        digest = self.commitment_digest_onchain(commitment)
+        try:
+            signer = Account._recover_hash(digest, signature=bytes(signature))
+        except Exception:
+            return False
+        return signer == to_checksum_address(commitment.participant)
 
     def commitment_digest_onchain(self, commitment: Commitment) -> bytes:
         return bytes(self.round_manager.call("commitmentDigest", *commitment.as_tuple()))

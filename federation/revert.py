@@ -7,12 +7,15 @@ whether or not an ABI naming it has been loaded, so callers can catch it by name
 
 from __future__ import annotations
 
+import ast
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
+from web3.exceptions import ContractLogicError
 
 from federation.errors import ContractRevert, UnknownRevert
 
@@ -21,6 +24,8 @@ PANIC_SELECTOR = bytes.fromhex("4e487b71")
 
 #: what to do about a revert, shown in the exception message (known names only).
 HINTS: dict[str, str] = {}
+
+_REPR_BYTES = re.compile(r"(b'.*'|b\".*\")\s*$", re.S)
 
 _classes: dict[str, type[ContractRevert]] = {}
 _lock = threading.Lock()
@@ -120,6 +125,10 @@ class RevertDecoder:
             values = decode(types, body)
         except Exception:
             values = ()
+        values = tuple(
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, values, strict=False)
+        )
         cls = error_class(name)
         exc = cls("", dict(zip(names, values, strict=False)))
         if context:
@@ -139,3 +148,40 @@ def _to_bytes(data: bytes | str | None) -> bytes:
         return bytes.fromhex(text)
     except ValueError:
         return b""
+
+
+def revert_data_from(exc: BaseException) -> bytes | None:
+    """Revert bytes from a web3 ContractLogicError or an eth-tester TransactionFailed.
+
+    eth-tester reports ``execution reverted: b'...'`` (the repr of the data), and keeps
+    py-evm's Revert, whose first argument is the raw data, as the cause when it can.
+    """
+    data = getattr(exc, "data", None)
+    if data:
+        return _to_bytes(data)
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if node.args and isinstance(node.args[0], bytes | bytearray):
+            return bytes(node.args[0])
+        if node.args and isinstance(node.args[0], str):
+            match = _REPR_BYTES.search(node.args[0])
+            if match:
+                try:
+                    value = ast.literal_eval(match.group(1))
+                except (ValueError, SyntaxError):
+                    value = None
+                if isinstance(value, bytes):
+                    return value
+        node = node.__cause__ or node.__context__
+    return None
+
+
+def is_revert(exc: BaseException) -> bool:
+    """Whether ``exc`` is a contract revert (web3's or eth-tester's), not a transport error."""
+    if isinstance(exc, ContractLogicError):
+        return True
+    return type(exc).__name__ == "TransactionFailed" and type(exc).__module__.startswith(
+        "eth_tester"
+    )

@@ -28,7 +28,7 @@ from federation.errors import (
     TransientRpcError,
 )
 from federation.keys import Signer
-from federation.revert import RevertDecoder
+from federation.revert import RevertDecoder, is_revert, revert_data_from
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -169,8 +169,10 @@ class TxSender:
             return bytes(
                 with_retries(lambda: self.w3.eth.call(tx, block), self.policy, context or "call")
             )
-        except ContractLogicError as exc:
-            raise self.decoder.decode(getattr(exc, "data", None), context) from None
+        except Exception as exc:
+            if not is_revert(exc):
+                raise
+            raise self.decoder.decode(revert_data_from(exc), context) from None
 
     def estimate_gas(self, tx: dict[str, Any], context: str = "") -> int:
         try:
@@ -179,8 +181,10 @@ class TxSender:
                     lambda: self.w3.eth.estimate_gas(tx), self.policy, context or "estimate"
                 )
             )
-        except ContractLogicError as exc:
-            raise self.decoder.decode(getattr(exc, "data", None), context) from None
+        except Exception as exc:
+            if not is_revert(exc):
+                raise
+            raise self.decoder.decode(revert_data_from(exc), context) from None
 
     # -- fees ----------------------------------------------------------------------------
     def fee_fields(self) -> dict[str, int]:
@@ -272,8 +276,10 @@ class TxSender:
 
         try:
             return with_retries(attempt, self.policy, context or "send_raw_transaction")
-        except ContractLogicError as exc:  # eth-tester executes on send
-            raise self.decoder.decode(getattr(exc, "data", None), context) from None
+        except Exception as exc:
+            if not is_revert(exc):  # eth-tester executes on send
+                raise
+            raise self.decoder.decode(revert_data_from(exc), context) from None
 
     def _known(self, tx_hash: str) -> bool:
         try:
@@ -329,10 +335,9 @@ class TxSender:
             block = max(0, int(receipt["blockNumber"]) - 1)
             try:
                 self.w3.eth.call(tx, block)
-            except ContractLogicError as exc:
-                raise self.decoder.decode(getattr(exc, "data", None), context) from None
-            except Exception:
-                pass
+            except Exception as exc:
+                if is_revert(exc):
+                    raise self.decoder.decode(revert_data_from(exc), context) from None
         raise TransactionFailedError(
             f"transaction {receipt['transactionHash'].hex()} reverted on-chain ({context})"
         )
