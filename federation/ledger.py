@@ -74,6 +74,16 @@ ROLES = {
 }
 
 
+def _round_cache(sender: TxSender, chain: Chain) -> dict[int, RoundParams]:
+    """Round params cache shared by every Ledger on one TxSender; emptied on snapshot revert."""
+    cache: dict[int, RoundParams] | None = getattr(sender, "_round_params_cache", None)
+    if cache is None:
+        cache = {}
+        sender._round_params_cache = cache  # type: ignore[attr-defined]
+        chain.on_revert(cache.clear)
+    return cache
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     """A provenance record: a model version and where it came from."""
@@ -143,7 +153,7 @@ class Ledger:
         self.round_manager = self._bind(ROUND_MANAGER)
         self.provenance = self._bind(PROVENANCE)
         self.token = BoundContract("token", deployment.token, self._abis["token"], self.tx)
-        self._round_params: dict[int, RoundParams] = {}
+        self._round_params = _round_cache(self.tx, chain)
 
     def _bind(self, name: str) -> BoundContract:
         return BoundContract(name, self.deployment.address(name), self._abis[name], self.tx)
@@ -180,7 +190,6 @@ class Ledger:
     def as_signer(self, signer: Signer) -> Ledger:
         """The same ledger acting as another account (shares nonces and caches)."""
         other = Ledger(self.chain, self.deployment, signer, abis=self._abis, _sender=self.tx)
-        other._round_params = self._round_params
         return other
 
     @property
