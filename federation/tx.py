@@ -102,6 +102,11 @@ def is_transient(exc: BaseException) -> bool:
     return "revert" not in text and any(w in text for w in _TRANSIENT_WORDS)
 
 
+def _is_out_of_funds(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "afford" in text or "insufficient funds" in text
+
+
 def with_retries(fn: Callable[[], T], policy: TxPolicy, what: str) -> T:
     """Run ``fn``; on a transient error back off (exponential, jittered) and try again."""
     attempt = 0
@@ -224,7 +229,14 @@ class TxSender:
         if to is not None:
             base["to"] = to_checksum_address(to)
         if gas is None:
-            estimate = self.estimate_gas(base, context)
+            try:
+                estimate = self.estimate_gas(base, context)
+            except (ContractRevert, TransientRpcError):
+                raise
+            except Exception as exc:
+                if _is_out_of_funds(exc):
+                    self._check_eth(sender, 21_000, self.fee_fields(), value, force=True)
+                raise
             gas = int(estimate * self.policy.gas_margin) + self.policy.gas_extra
             block_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
             gas = min(gas, block_limit, max(estimate, 16_777_216))
@@ -246,11 +258,13 @@ class TxSender:
             self._cached_chain_id = int(self.w3.eth.chain_id)
         return self._cached_chain_id
 
-    def _check_eth(self, sender: str, gas: int, fees: dict[str, int], value: int) -> None:
+    def _check_eth(
+        self, sender: str, gas: int, fees: dict[str, int], value: int, force: bool = False
+    ) -> None:
         price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
         need = gas * price + value
         have = int(self.w3.eth.get_balance(sender))
-        if have < need:
+        if have < need or force:
             raise InsufficientBalanceError(
                 f"ETH for gas on {sender}",
                 have,
