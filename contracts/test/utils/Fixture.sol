@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Test} from "./Test.sol";
+import {Merkle} from "./Merkle.sol";
+import {FedToken} from "../../src/FedToken.sol";
+import {StakeManager} from "../../src/StakeManager.sol";
+import {IRM} from "./IRM.sol";
+import {ProvenanceRegistry} from "../../src/ProvenanceRegistry.sol";
+import {IRoundManager} from "../../src/interfaces/IRoundManager.sol";
+import {IStakeManager} from "../../src/interfaces/IStakeManager.sol";
+import {FedstakeProtocol as P} from "../../src/libraries/FedstakeProtocol.sol";
+
+/// @notice Deploys token + proxies, wires them and offers round helpers.
+abstract contract Fixture is Test {
+    uint256 internal constant MIN_STAKE = 100e18;
+    uint64 internal constant UNBONDING = 15 days;
+    uint40 internal constant MAX_ROUND = 7 days;
+    uint40 internal constant WINDOW = 3 days;
+    uint128 internal constant MIN_BOND = 1_000e18;
+    uint128 internal constant MIN_DEPOSIT = 10e18;
+    uint16 internal constant MAX_SLASH_BPS = 5_000;
+    uint16 internal constant POOL_BPS = 6_000;
+
+    FedToken internal token;
+    StakeManager internal sm;
+    IRM internal rm;
+    ProvenanceRegistry internal reg;
+
+    address internal admin = makeAddr("admin");
+    address internal pauser = makeAddr("pauser");
+    address internal arbiter = makeAddr("arbiter");
+    address internal coordinator = makeAddr("coordinator");
+    address internal treasury = makeAddr("treasury");
+    address internal funder = makeAddr("funder");
+    address internal stranger = makeAddr("stranger");
+
+    uint256 internal constant NPK = 8;
+    uint256[] internal pks;
+    address[] internal parts;
+
+    function setUp() public virtual {
+        vm.warp(1_700_000_000);
+        token = new FedToken(address(this), 1e30, 1_000e18, 1 days);
+        (sm, rm, reg) = deploySystem(IERC20(address(token)));
+        for (uint256 i; i < NPK; ++i) {
+            uint256 pk = uint256(keccak256(abi.encode("participant", i))) % (2 ** 200) + 1;
+            pks.push(pk);
+            address a = vm.addr(pk);
+            parts.push(a);
+            vm.label(a, string(abi.encodePacked("p", bytes1(uint8(48 + i)))));
+            token.transfer(a, 10_000e18);
+            vm.prank(a);
+            token.approve(address(sm), type(uint256).max);
+            vm.prank(a);
+            token.approve(address(rm), type(uint256).max);
+        }
+        token.transfer(coordinator, 100_000e18);
+        token.transfer(funder, 1_000_000e18);
+        vm.prank(coordinator);
+        token.approve(address(rm), type(uint256).max);
+        vm.prank(funder);
+        token.approve(address(rm), type(uint256).max);
+    }
+
+    function defaultConfig() internal view returns (IRoundManager.Config memory) {
+        return IRoundManager.Config({
+            minCoordinatorBond: MIN_BOND,
+            maxRoundDuration: MAX_ROUND,
+            challengeWindow: WINDOW,
+            maxSlashBps: MAX_SLASH_BPS,
+            slashPoolBps: POOL_BPS,
+            minDisputeDeposit: MIN_DEPOSIT,
+            treasury: treasury
+        });
+    }
+
+    /// @dev The documented deployment sequence (see GAS.md / report).
+    function deploySystem(IERC20 tok) internal returns (StakeManager s, IRM r, ProvenanceRegistry g) {
+        s = StakeManager(
+            address(
+                new ERC1967Proxy(
+                    address(new StakeManager()),
+                    abi.encodeCall(StakeManager.initialize, (admin, 0, tok, uint128(MIN_STAKE), UNBONDING))
+                )
+            )
+        );
+        r = IRM(
+            address(
+                new ERC1967Proxy(
+                    deployCode("RoundManager.sol:RoundManager"),
+                    abi.encodeCall(IRM.initialize, (admin, 0, IStakeManager(address(s)), defaultConfig()))
+                )
+            )
+        );
+        g = ProvenanceRegistry(
+            address(
+                new ERC1967Proxy(address(new ProvenanceRegistry()), abi.encodeCall(ProvenanceRegistry.initialize, (admin, 0)))
+            )
+        );
+        vm.startPrank(admin);
+        s.setRoundManager(address(r));
+        r.grantRole(r.COORDINATOR_ROLE(), coordinator);
+        r.grantRole(r.ARBITER_ROLE(), arbiter);
+        r.grantRole(r.PAUSER_ROLE(), pauser);
+        s.grantRole(s.PAUSER_ROLE(), pauser);
+        g.grantRole(g.COORDINATOR_ROLE(), coordinator);
+        g.grantRole(g.PAUSER_ROLE(), pauser);
+        vm.stopPrank();
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    /// @dev Deploy an artifact's creation code (no constructor args).
+    function deployCode(string memory what) internal returns (address a) {
+        bytes memory code = vm.getCode(what);
+        assembly {
+            a := create(0, add(code, 0x20), mload(code))
+        }
+        require(a != address(0), "deployCode failed");
+    }
+
+    function stakeAs(address who, uint256 amount) internal {
+        vm.prank(who);
+        sm.stake(amount);
+    }
+
+    function bondAndFund() internal {
+        vm.prank(coordinator);
+        rm.postBond(MIN_BOND * 2);
+        vm.prank(funder);
+        rm.fundRewardPool(100_000e18);
+    }
+
+    function participantsRoot(uint256 roundId, address[] memory who) internal pure returns (bytes32) {
+        return Merkle.root(participantLeaves(roundId, who));
+    }
+
+    function participantLeaves(uint256 roundId, address[] memory who) internal pure returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](who.length);
+        for (uint256 i; i < who.length; ++i) {
+            leaves[i] = P.participantLeaf(roundId, who[i]);
+        }
+    }
+
+    function paramsFor(uint256 roundId, address[] memory who) internal pure returns (IRoundManager.RoundParams memory) {
+        return IRoundManager.RoundParams({
+            globalModelHash: keccak256(abi.encode("model", roundId)),
+            configHash: keccak256("config"),
+            participantsRoot: participantsRoot(roundId, who)
+        });
+    }
+
+    /// @dev Opens the next round over `parts` with `budget`; returns its id and params.
+    function openWith(uint96 budget) internal returns (uint256 id, IRoundManager.RoundParams memory p) {
+        id = rm.roundCount() + 1;
+        p = paramsFor(id, parts);
+        vm.prank(coordinator);
+        uint256 got = rm.openRound(p, uint32(parts.length), budget, uint40(block.timestamp + 1 days));
+        assertEq(got, id, "round id");
+    }
+
+    function sign(uint256 pk, uint256 roundId, bytes32 gmh, bytes32 updateHash, uint64 n)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 digest = rm.commitmentDigest(roundId, vm.addr(pk), gmh, updateHash, n);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    function evidence(uint256 i, uint256 roundId, IRoundManager.RoundParams memory p, uint16 bps)
+        internal
+        view
+        returns (IRoundManager.SlashEvidence memory e)
+    {
+        bytes32 uh = keccak256(abi.encode("update", roundId, i));
+        e = IRoundManager.SlashEvidence({
+            participant: parts[i],
+            updateHash: uh,
+            numExamples: 100,
+            reason: P.REASON_BYZANTINE,
+            slashBps: bps,
+            signature: sign(pks[i], roundId, p.globalModelHash, uh, 100),
+            proof: Merkle.proof(participantLeaves(roundId, parts), i)
+        });
+    }
+
+    function noSlashes() internal pure returns (IRoundManager.SlashEvidence[] memory) {
+        return new IRoundManager.SlashEvidence[](0);
+    }
+
+    /// @dev Results tree over parts[0..k) with given rewards.
+    function resultLeaves(uint256 roundId, uint256[] memory rewards) internal view returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](rewards.length);
+        for (uint256 i; i < rewards.length; ++i) {
+            leaves[i] = P.resultLeaf(roundId, parts[i], keccak256(abi.encode("update", roundId, i)), 500_000, rewards[i]);
+        }
+    }
+
+    function claimFor(uint256 roundId, uint256 i, uint256[] memory rewards) internal {
+        bytes32[] memory leaves = resultLeaves(roundId, rewards);
+        rm.claim(roundId, parts[i], keccak256(abi.encode("update", roundId, i)), 500_000, rewards[i], Merkle.proof(leaves, i));
+    }
+
+    function sum(uint256[] memory xs) internal pure returns (uint256 t) {
+        for (uint256 i; i < xs.length; ++i) {
+            t += xs[i];
+        }
+    }
+}
