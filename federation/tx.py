@@ -107,6 +107,11 @@ def _is_out_of_funds(exc: BaseException) -> bool:
     return "afford" in text or "insufficient funds" in text
 
 
+def _is_nonce_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "nonce too low" in text or "invalid transaction nonce" in text
+
+
 def with_retries(fn: Callable[[], T], policy: TxPolicy, what: str) -> T:
     """Run ``fn``; on a transient error back off (exponential, jittered) and try again."""
     attempt = 0
@@ -243,14 +248,20 @@ class TxSender:
         fees = self.fee_fields()
         self._check_eth(sender, gas, fees, value)
         with self.nonces.lock(sender):
-            nonce = self.nonces.reserve(sender)
-            tx = {**base, "gas": gas, "nonce": nonce, "chainId": self._chain_id(), **fees}
-            try:
-                raw = signer.sign_transaction(tx)
-                tx_hash = self._broadcast(raw, context)
-            except Exception:
-                self.nonces.forget(sender)
-                raise
+            for attempt in range(2):
+                nonce = self.nonces.reserve(sender)
+                tx = {**base, "gas": gas, "nonce": nonce, "chainId": self._chain_id(), **fees}
+                try:
+                    raw = signer.sign_transaction(tx)
+                    tx_hash = self._broadcast(raw, context)
+                    break
+                except Exception as exc:
+                    self.nonces.forget(sender)
+                    # someone else used our nonce (another process, a dev helper): resync once
+                    if attempt == 0 and _is_nonce_error(exc):
+                        log.info("%s: nonce %d taken, resyncing", context, nonce)
+                        continue
+                    raise
         return self.wait(tx_hash, context, tx=base)
 
     def _chain_id(self) -> int:
@@ -284,7 +295,7 @@ class TxSender:
                 text = str(exc).lower()
                 if "already known" in text or "already imported" in text:
                     return tx_hash
-                if "nonce too low" in text and self._known(tx_hash):
+                if _is_nonce_error(exc) and self._known(tx_hash):
                     return tx_hash
                 raise
 

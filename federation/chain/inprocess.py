@@ -6,6 +6,7 @@ anvil so scripts behave identically on both.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from eth_tester import EthereumTester, PyEVMBackend
@@ -16,6 +17,18 @@ from federation.chain.base import LocalChainMixin
 from federation.keys import DEV_MNEMONIC, Signer, dev_signers
 
 GAS_LIMIT = 60_000_000
+
+
+class _LockedProvider(EthereumTesterProvider):
+    """py-evm is not thread-safe: serialize requests so several threads may send at once."""
+
+    def __init__(self, tester: EthereumTester) -> None:
+        super().__init__(tester)
+        self._lock = threading.RLock()
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self._lock:
+            return super().make_request(method, params)
 
 
 class InProcessChain(LocalChainMixin):
@@ -30,7 +43,7 @@ class InProcessChain(LocalChainMixin):
             hd_path="m/44'/60'/0'/0",
         )
         self.tester = EthereumTester(backend)
-        self.w3 = Web3(EthereumTesterProvider(self.tester))
+        self.w3 = Web3(_LockedProvider(self.tester))
         self.chain_id = int(self.w3.eth.chain_id)
         self._signers = dev_signers(10)
 
