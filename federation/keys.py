@@ -107,10 +107,15 @@ def from_keystore(path: str | os.PathLike[str], password: str | None = None) -> 
         ) from None
 
 
-def write_keystore(signer: Signer, path: str | os.PathLike[str], password: str) -> Path:
-    """Encrypt a signer's key to a V3 keystore file (mode 0600)."""
+def write_keystore(
+    signer: Signer, path: str | os.PathLike[str], password: str, iterations: int | None = None
+) -> Path:
+    """Encrypt a signer's key to a V3 keystore file (mode 0600); scrypt unless iterations."""
     p = Path(path)
-    data = Account.encrypt(signer.key, password)
+    if iterations is None:
+        data = Account.encrypt(signer.key, password)
+    else:
+        data = Account.encrypt(signer.key, password, kdf="pbkdf2", iterations=iterations)
     p.write_text(json.dumps(data))
     p.chmod(0o600)
     return p

@@ -189,7 +189,7 @@ def test_malformed_key_is_not_echoed() -> None:
 
 def test_keystore_roundtrip_and_errors(tmp_path) -> None:
     s = generate()
-    path = write_keystore(s, tmp_path / "key.json", "pw")
+    path = write_keystore(s, tmp_path / "key.json", "pw", iterations=1000)
     assert oct(path.stat().st_mode)[-3:] == "600"
     assert from_keystore(path, "pw").address == s.address
     assert (
