@@ -21,7 +21,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-TILE = 128  # columns per tile in the coordinate-wise kernels
+TILE = 512  # columns per tile in the coordinate-wise kernels (50 x 512 fp32 ~ L2)
 _FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: inputs are checked anyway
 
 MODE_MEDIAN = 0
@@ -128,33 +128,34 @@ def coordinate_kernel(
         t0 = blk * ntiles // nblk
         t1 = (blk + 1) * ntiles // nblk
         buf = np.empty((m, TILE), dtype=X.dtype)
+        acc = np.empty(TILE, dtype=np.float64)
         for t in range(t0, t1):
             c0 = t * TILE
             w = min(TILE, d - c0)
             for r in range(m):
-                src = rows[r]
-                for c in range(w):
-                    buf[r, c] = X[src, c0 + c]
+                buf[r, :w] = X[rows[r], c0 : c0 + w]
             for q in range(ncomp):
-                i = ci[q]
-                j = cj[q]
-                bi = buf[i]
-                bj = buf[j]
+                bi = buf[ci[q]]
+                bj = buf[cj[q]]
                 for c in range(w):
                     x = bi[c]
                     y = bj[c]
-                    bi[c] = x if x < y else y
-                    bj[c] = y if x < y else x
+                    bi[c] = min(x, y)
+                    bj[c] = max(x, y)
             if mode == 0:
+                ba = buf[a]
+                bb = buf[b]
                 for c in range(w):
-                    out[c0 + c] = (np.float64(buf[a, c]) + np.float64(buf[b, c])) * 0.5
+                    out[c0 + c] = (np.float64(ba[c]) + np.float64(bb[c])) * 0.5
             elif mode == 1:
+                acc[:w] = 0.0
+                for r in range(a, b):
+                    br = buf[r]
+                    for c in range(w):
+                        acc[c] += br[c]
                 inv = 1.0 / (b - a)
                 for c in range(w):
-                    acc = 0.0
-                    for r in range(a, b):
-                        acc += np.float64(buf[r, c])
-                    out[c0 + c] = acc * inv
+                    out[c0 + c] = acc[c] * inv
             else:
                 beta = a
                 for c in range(w):
@@ -168,10 +169,10 @@ def coordinate_kernel(
                             lo -= 1
                         else:
                             hi += 1
-                    acc = 0.0
+                    s = 0.0
                     for r in range(lo + 1, hi):
-                        acc += np.float64(buf[r, c])
-                    out[c0 + c] = acc / beta
+                        s += np.float64(buf[r, c])
+                    out[c0 + c] = s / beta
 
 
 # ----------------------------------------------------------------- row combos
@@ -200,107 +201,145 @@ def combine_rows(
         for c0 in range(c_start, c_stop, 1024):
             w = min(1024, c_stop - c0)
             if use_base:
+                br = base[c0 : c0 + w]
                 for c in range(w):
-                    acc[c] = base_coef * base[c0 + c]
+                    acc[c] = base_coef * br[c]
             else:
-                for c in range(w):
-                    acc[c] = 0.0
+                acc[:w] = 0.0
             for k in range(m):
                 ck = coef[k]
-                r = rows[k]
+                xr = X[rows[k], c0 : c0 + w]
                 for c in range(w):
-                    acc[c] += ck * np.float64(X[r, c0 + c])
-            for c in range(w):
-                out[c0 + c] = acc[c]
+                    acc[c] += ck * xr[c]
+            out[c0 : c0 + w] = acc[:w]
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
 def sq_dist_to_vector(X: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
-    """out[i] = ||X[i] - v||^2 in float64 (fixed 8-lane accumulation order per row)."""
-    n, d = X.shape
+    """out[i] = ||X[i] - v||^2 in float64 (one fixed vectorised order per row)."""
+    n = X.shape[0]
     for i in nb.prange(n):
-        acc = np.zeros(8, dtype=np.float64)
-        c = 0
-        while c + 8 <= d:
-            for k in range(8):
-                t = np.float64(X[i, c + k]) - v[c + k]
-                acc[k] += t * t
-            c += 8
-        tail = 0.0
-        while c < d:
-            t = np.float64(X[i, c]) - v[c]
-            tail += t * t
-            c += 1
-        out[i] = (
-            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
-        )
+        xr = X[i]
+        acc = 0.0
+        for c in range(xr.shape[0]):
+            t = np.float64(xr[c]) - v[c]
+            acc += t * t
+        out[i] = acc
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
 def pair_sq_dists(X: np.ndarray, pi: np.ndarray, pj: np.ndarray, out: np.ndarray) -> None:
     """Direct float64 ||X[pi[k]] - X[pj[k]]||^2 for a list of pairs (refinement path)."""
-    d = X.shape[1]
     for k in nb.prange(pi.shape[0]):
-        i = pi[k]
-        j = pj[k]
-        acc = np.zeros(8, dtype=np.float64)
-        c = 0
-        while c + 8 <= d:
-            for q in range(8):
-                t = np.float64(X[i, c + q]) - np.float64(X[j, c + q])
-                acc[q] += t * t
-            c += 8
-        tail = 0.0
-        while c < d:
-            t = np.float64(X[i, c]) - np.float64(X[j, c])
-            tail += t * t
-            c += 1
-        out[k] = (
-            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
-        )
+        xi = X[pi[k]]
+        xj = X[pj[k]]
+        acc = 0.0
+        for c in range(xi.shape[0]):
+            t = np.float64(xi[c]) - np.float64(xj[c])
+            acc += t * t
+        out[k] = acc
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_FM)
-def center_chunk(X: np.ndarray, c0: int, c1: int, buf: np.ndarray) -> None:
-    """buf[:, :c1-c0] = X[:, c0:c1] - column mean (mean accumulated in float64, then
-    rounded to X's dtype so the subtraction is exact for nearby values).  ``buf`` must
-    be C-contiguous with at least c1-c0 columns (so the loops vectorise)."""
-    n = X.shape[0]
-    w = c1 - c0
-    mu = np.zeros(w, dtype=np.float64)
-    for r in range(n):
-        xr = X[r, c0:c1]
-        for c in range(w):
-            mu[c] += xr[c]
-    inv = 1.0 / n
-    mu32 = np.empty(w, dtype=X.dtype)
-    for c in range(w):
-        mu32[c] = mu[c] * inv
-    for r in range(n):
-        xr = X[r, c0:c1]
-        br = buf[r]
-        for c in range(w):
-            br[c] = xr[c] - mu32[c]
+GRAM_TILE = 1024  # columns per tile in the Gram kernel (2 x 4 register blocks)
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_FM)
-def center_chunk_f64(X: np.ndarray, c0: int, c1: int, buf: np.ndarray) -> None:
-    """Like center_chunk but writes float64 differences (exact for float32 input)."""
-    n = X.shape[0]
-    w = c1 - c0
-    mu = np.zeros(w, dtype=np.float64)
-    for r in range(n):
-        xr = X[r, c0:c1]
-        for c in range(w):
-            mu[c] += xr[c]
-    inv = 1.0 / n
-    for c in range(w):
-        mu[c] = np.float64(X.dtype.type(mu[c] * inv))
-    for r in range(n):
-        xr = X[r, c0:c1]
-        br = buf[r]
-        for c in range(w):
-            br[c] = np.float64(xr[c]) - mu[c]
+@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
+def gram_parts(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None:
+    """Partial centred Gram matrices, one per fixed column block.
+
+    Per tile of GRAM_TILE columns: subtract the column mean (accumulated in float64 and
+    rounded to the work dtype ``proto.dtype`` -- the subtraction is then exact for nearby
+    values), then 2 x 4 register-blocked dot products in the work dtype over the tile
+    (at most GRAM_TILE/16 terms per SIMD lane) added into float64.  NaN/inf in X
+    propagate into the diagonal, which is how callers detect them cheaply.
+    parts: (nblk, npad, npad) float64, npad = n rounded up to a multiple of 4; only the
+    upper block triangle is written.
+    """
+    n, d = X.shape
+    npad = parts.shape[1]
+    ntiles = (d + GRAM_TILE - 1) // GRAM_TILE
+    nblk = parts.shape[0]
+    for blk in nb.prange(nblk):
+        t0 = blk * ntiles // nblk
+        t1 = (blk + 1) * ntiles // nblk
+        buf = np.zeros((npad, GRAM_TILE), dtype=proto.dtype)
+        G = np.zeros((npad, npad), dtype=np.float64)
+        mu = np.empty(GRAM_TILE, dtype=np.float64)
+        mus = np.empty(GRAM_TILE, dtype=X.dtype)
+        for t in range(t0, t1):
+            c0 = t * GRAM_TILE
+            w = min(GRAM_TILE, d - c0)
+            mu[:] = 0.0
+            for r in range(n):
+                xr = X[r, c0 : c0 + w]
+                for c in range(w):
+                    mu[c] += xr[c]
+            for c in range(w):
+                mus[c] = mu[c] * (1.0 / n)
+            for r in range(n):
+                xr = X[r, c0 : c0 + w]
+                br = buf[r]
+                for c in range(w):
+                    br[c] = proto.dtype.type(xr[c]) - proto.dtype.type(mus[c])
+                for c in range(w, GRAM_TILE):
+                    br[c] = 0.0
+            for bi in range(0, npad, 2):
+                r0 = buf[bi]
+                r1 = buf[bi + 1]
+                for bj in range((bi // 4) * 4, npad, 4):
+                    s0 = buf[bj]
+                    s1 = buf[bj + 1]
+                    s2 = buf[bj + 2]
+                    s3 = buf[bj + 3]
+                    z = proto.dtype.type(0.0)
+                    a00 = z
+                    a01 = z
+                    a02 = z
+                    a03 = z
+                    a10 = z
+                    a11 = z
+                    a12 = z
+                    a13 = z
+                    for c in range(GRAM_TILE):
+                        x0 = r0[c]
+                        x1 = r1[c]
+                        y0 = s0[c]
+                        y1 = s1[c]
+                        y2 = s2[c]
+                        y3 = s3[c]
+                        a00 += x0 * y0
+                        a01 += x0 * y1
+                        a02 += x0 * y2
+                        a03 += x0 * y3
+                        a10 += x1 * y0
+                        a11 += x1 * y1
+                        a12 += x1 * y2
+                        a13 += x1 * y3
+                    G[bi, bj] += a00
+                    G[bi, bj + 1] += a01
+                    G[bi, bj + 2] += a02
+                    G[bi, bj + 3] += a03
+                    G[bi + 1, bj] += a10
+                    G[bi + 1, bj + 1] += a11
+                    G[bi + 1, bj + 2] += a12
+                    G[bi + 1, bj + 3] += a13
+        parts[blk] = G
+
+
+def centered_gram_matrix(X: np.ndarray, work_dtype: np.dtype) -> np.ndarray:
+    """Symmetric centred Gram (float64, n x n); fixed partition + ordered combine."""
+    n, d = X.shape
+    npad = (n + 3) // 4 * 4
+    ntiles = (d + GRAM_TILE - 1) // GRAM_TILE
+    nblk = _n_blocks(ntiles)
+    parts = np.empty((nblk, npad, npad), dtype=np.float64)
+    gram_parts(X, np.empty(0, dtype=work_dtype), parts)
+    G = parts[0].copy()
+    for k in range(1, nblk):
+        G += parts[k]
+    G = G[:n, :n]
+    upper = np.triu(G)
+    return upper + np.triu(G, 1).T
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
@@ -308,21 +347,21 @@ def neighbour_means(X: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
     """out[i, c] = mean_k X[nbr[i, k], c] (float64 accumulation, neighbour order fixed)."""
     n, d = X.shape
     k = nbr.shape[1]
-    ntiles = (d + 511) // 512
+    ntiles = (d + 1023) // 1024
     nblk = min(ntiles, 64)
     inv = 1.0 / k
     for blk in nb.prange(nblk):
-        c_start = (blk * ntiles // nblk) * 512
-        c_stop = min(d, ((blk + 1) * ntiles // nblk) * 512)
-        acc = np.empty(512, dtype=np.float64)
-        for c0 in range(c_start, c_stop, 512):
-            w = min(512, c_stop - c0)
+        c_start = (blk * ntiles // nblk) * 1024
+        c_stop = min(d, ((blk + 1) * ntiles // nblk) * 1024)
+        acc = np.empty(1024, dtype=np.float64)
+        for c0 in range(c_start, c_stop, 1024):
+            w = min(1024, c_stop - c0)
             for i in range(n):
-                for c in range(w):
-                    acc[c] = 0.0
+                acc[:w] = 0.0
                 for q in range(k):
-                    r = nbr[i, q]
+                    xr = X[nbr[i, q], c0 : c0 + w]
                     for c in range(w):
-                        acc[c] += X[r, c0 + c]
+                        acc[c] += xr[c]
+                orow = out[i, c0 : c0 + w]
                 for c in range(w):
-                    out[i, c0 + c] = acc[c] * inv
+                    orow[c] = acc[c] * inv
