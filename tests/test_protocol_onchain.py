@@ -1,0 +1,150 @@
+"""Property tests against the deployed contracts: what Python builds, the contracts accept.
+
+Random participant sets and rewards → proofs built in Python pay out through ``claim``;
+random commitments → the contract's digest equals ours and signatures verify on-chain;
+a signature for another round, chain or contract is rejected at finalize.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from federation.keys import generate
+from federation.protocol import Commitment, Domain, SlashReason, sign_commitment
+from federation.protocol.eip712 import commitment_digest
+from federation.types import RewardEntry, RoundResults
+from tests.conftest import AGGREGATE, GLOBAL_MODEL, TOKEN, Env, open_round, reverting, update_of
+
+CHAIN_SETTINGS = settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+bytes32 = st.binary(min_size=32, max_size=32)
+
+
+@CHAIN_SETTINGS
+@given(
+    round_id=st.integers(0, 2**256 - 1),
+    update=bytes32,
+    model=bytes32,
+    num_examples=st.integers(0, 2**64 - 1),
+)
+def test_commitment_digest_and_signature_verify_onchain(
+    deployed: Env, round_id: int, update: bytes, model: bytes, num_examples: int
+) -> None:
+    a = deployed.admin
+    p = deployed.participants[0]
+    c = Commitment(round_id, p.address, model, update, num_examples)
+    assert a.commitment_digest_onchain(c) == commitment_digest(a.domain, c)
+    sig = p.sign_commitment(c)
+    assert a.verify_commitment_onchain(c, sig)
+    assert not a.verify_commitment_onchain(
+        dataclasses.replace(c, num_examples=num_examples ^ 1), sig
+    )
+    other_chain = sign_commitment(
+        Domain(a.domain.chain_id + 1, a.domain.verifying_contract), c, p.signer.key
+    )
+    other_contract = sign_commitment(
+        Domain(a.domain.chain_id, a.stake_manager.address), c, p.signer.key
+    )
+    assert not a.verify_commitment_onchain(c, other_chain)
+    assert not a.verify_commitment_onchain(c, other_contract)
+
+
+@CHAIN_SETTINGS
+@given(
+    rewards=st.lists(st.integers(1, 50 * TOKEN), min_size=1, max_size=24),
+    scores=st.lists(st.integers(0, 1_000_000), min_size=24, max_size=24),
+    picks=st.lists(st.integers(0, 23), min_size=1, max_size=3, unique=True),
+)
+def test_random_results_trees_pay_out_onchain(
+    deployed: Env, rewards: list[int], scores: list[int], picks: list[int]
+) -> None:
+    with reverting(deployed.chain):
+        a, ps = deployed.admin, deployed.participants
+        rid = open_round(deployed, ps[:2], budget=sum(rewards))
+        payees = [generate().address for _ in rewards]
+        entries = [
+            RewardEntry(addr, update_of(i), scores[i], r)
+            for i, (addr, r) in enumerate(zip(payees, rewards, strict=True))
+        ]
+        results = RoundResults.build(rid, entries)
+        a.finalize_round(rid, aggregate_hash=AGGREGATE, results=results)
+        a.advance_time(a.round_config().challenge_window + 1)
+        a.settle_round(rid)
+        for i in {i % len(entries) for i in picks}:
+            res = ps[0].claim(rid, results, participant=payees[i])
+            assert not res.already_applied
+            assert a.token_balance(payees[i]) == rewards[i]
+            assert a.is_claimed(rid, payees[i])
+
+
+@CHAIN_SETTINGS
+@given(others=st.integers(0, 60), position=st.integers(0, 60), bps=st.integers(1, 5_000))
+def test_random_participant_sets_prove_selection_onchain(
+    deployed: Env, others: int, position: int, bps: int
+) -> None:
+    """A slash's selection proof (participant-set tree) verifies in finalizeRound."""
+    with reverting(deployed.chain):
+        a, target = deployed.admin, deployed.participants[1]
+        members = [generate().address for _ in range(others)]
+        members.insert(position % (others + 1), target.address)
+        rid = a.next_round_id()
+        tree = a.participants_tree(rid, members)
+        rid = a.open_round(members, reward_budget=TOKEN, global_model_hash=GLOBAL_MODEL).value
+        c = Commitment(rid, target.address, GLOBAL_MODEL, update_of(9), 1)
+        ev = a.slash_evidence(
+            c,
+            target.sign_commitment(c),
+            reason=SlashReason.FREE_RIDER,
+            slash_bps=bps,
+            participants=tree,
+        )
+        before = a.stake_of(target.address).slashable
+        a.finalize_round(
+            rid, aggregate_hash=AGGREGATE, results_root=b"\x00" * 32, total_rewards=0, slashes=[ev]
+        )
+        assert a.get_slash(rid, target.address).amount == before * bps // 10_000
+
+
+@pytest.mark.parametrize(
+    "forgery", ["other-round", "other-chain", "other-contract", "other-signer", "not-selected"]
+)
+def test_forged_slash_evidence_rejected_at_finalize(env: Env, forgery: str) -> None:
+    a, ps = env.admin, env.participants
+    target = ps[1]
+    rid = open_round(env, ps[:3])
+    tree = a.participants_tree(rid, [p.address for p in ps[:3]])
+    c = Commitment(rid, target.address, GLOBAL_MODEL, update_of(1), 5)
+    key = target.signer.key
+    domain = a.domain
+    if forgery == "other-round":
+        sig = sign_commitment(domain, dataclasses.replace(c, round_id=rid + 1), key)
+    elif forgery == "other-chain":
+        sig = sign_commitment(Domain(domain.chain_id + 1, domain.verifying_contract), c, key)
+    elif forgery == "other-contract":
+        sig = sign_commitment(Domain(domain.chain_id, a.stake_manager.address), c, key)
+    else:
+        sig = sign_commitment(domain, c, ps[0].signer.key if forgery == "other-signer" else key)
+    if forgery == "not-selected":
+        outsider_tree = a.participants_tree(rid, [p.address for p in ps[1:5]])
+        ev = a.slash_evidence(
+            c, sig, reason=SlashReason.MALFORMED, slash_bps=100, participants=outsider_tree
+        )
+        expected = a.errors.NotSelected
+    else:
+        ev = a.slash_evidence(
+            c, sig, reason=SlashReason.MALFORMED, slash_bps=100, participants=tree
+        )
+        expected = a.errors.InvalidCommitmentSignature
+    with pytest.raises(expected) as exc:
+        a.finalize_round(
+            rid, aggregate_hash=AGGREGATE, results_root=b"\x00" * 32, total_rewards=0, slashes=[ev]
+        )
+    assert exc.value.participant == target.address
