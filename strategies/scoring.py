@@ -141,10 +141,24 @@ def score_round(
     new_state.dim = d
     if round_id is not None:
         new_state.last_round = round_id
-    fg_w, fg_max = foolsgold_weights(hist, cfg.foolsgold_kappa)
+    # Per-round outliers (need a few peers to estimate a spread).
+    outlier_tests = n >= cfg.min_participants
+    far = outlier_tests & ~free & (z >= cfg.z_threshold) & (dist_ratio >= cfg.distance_ratio_min)
+    far_severe = far & (z >= cfg.severe_z) & (dist_ratio >= cfg.severe_distance_ratio)
+    away = outlier_tests & ~free & ~far
+    away &= (pcos <= cfg.cosine_max) & (cos_z >= cfg.cosine_z_threshold)
+    away_severe = away & (pcos <= cfg.severe_cosine)
+
+    # FoolsGold among the participants no per-round detector flagged: otherwise one
+    # obvious outlier (most "unique") rescales every honest weight towards 0.
+    clean = active & ~copy & ~far & ~away
+    fg_w = np.zeros(n)
+    fg_max = np.zeros(n)
+    if clean.any():
+        fg_w[clean], fg_max[clean] = foolsgold_weights(hist[clean], cfg.foolsgold_kappa)
     rounds_seen = np.array([new_state.rounds[p] for p in ids])
     hcopy = (
-        active
+        clean
         & (rounds_seen >= cfg.history_min_rounds)
         & (fg_w <= cfg.history_max_weight)
         & (fg_max >= cfg.history_min_cosine)
@@ -160,7 +174,6 @@ def score_round(
     standing = 1.0 - 0.5 * kranks / max(n - 1, 1)
     contribution = align * close * standing * fg_w
 
-    outlier_tests = n >= cfg.min_participants
     results = []
     for i, pid in enumerate(ids):
         flags: list[Flag] = []
@@ -172,15 +185,12 @@ def score_round(
         elif hcopy[i]:
             detail = f"FoolsGold weight {fg_w[i]:.3g}, history cosine {fg_max[i]:.3g}"
             flags.append(Flag(ReasonCode.SYBIL, False, detail))
-        if outlier_tests and not free[i]:
-            if z[i] >= cfg.z_threshold and dist_ratio[i] >= cfg.distance_ratio_min:
-                severe = bool(z[i] >= cfg.severe_z and dist_ratio[i] >= cfg.severe_distance_ratio)
-                detail = f"distance z {z[i]:.3g}, ratio {dist_ratio[i]:.3g}"
-                flags.append(Flag(ReasonCode.BYZANTINE, severe, detail))
-            elif pcos[i] <= cfg.cosine_max and cos_z[i] >= cfg.cosine_z_threshold:
-                severe = bool(pcos[i] <= cfg.severe_cosine)
-                detail = f"peer cosine {pcos[i]:.3g}, z {cos_z[i]:.3g}"
-                flags.append(Flag(ReasonCode.BYZANTINE, severe, detail))
+        if far[i]:
+            detail = f"distance z {z[i]:.3g}, ratio {dist_ratio[i]:.3g}"
+            flags.append(Flag(ReasonCode.BYZANTINE, bool(far_severe[i]), detail))
+        elif away[i]:
+            detail = f"peer cosine {pcos[i]:.3g}, z {cos_z[i]:.3g}"
+            flags.append(Flag(ReasonCode.BYZANTINE, bool(away_severe[i]), detail))
         score = 0.0 if flags else float(contribution[i])
         signals = Signals(
             distance=float(dist[i]),

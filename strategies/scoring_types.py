@@ -59,8 +59,8 @@ class Signals:
     norm_ratio: float  # ||u_i|| / median ||u||
     copy_ratio: float  # nearest-peer distance / median nearest-peer distance
     nearest: int  # index of the nearest peer this round (-1 if none)
-    history_max_cosine: float  # FoolsGold max cosine to any peer's history
-    foolsgold_weight: float  # FoolsGold weight in [0, 1] (1 = unique)
+    history_max_cosine: float  # FoolsGold max cosine to a clean peer's history (0 if flagged)
+    foolsgold_weight: float  # FoolsGold weight in [0, 1] among unflagged peers (0 if flagged)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class ScoringConfig:
     # The ratio guard stops high-dimensional concentration (tiny MAD) from flagging
     # ordinary non-IID spread. 3.5 is Iglewicz & Hoaglin's modified z-score cut.
     z_threshold: float = 3.5
-    distance_ratio_min: float = 1.5
+    distance_ratio_min: float = 2.0
     # Immediate (severe) when both are far beyond the cut.
     severe_z: float = 10.0
     severe_distance_ratio: float = 3.0
@@ -140,7 +140,7 @@ class ScoringConfig:
     # max cosine to a peer is ≥ `history_min_cosine` (consistently near-identical).
     history_min_rounds: int = 3
     history_max_weight: float = 0.0
-    history_min_cosine: float = 0.5
+    history_min_cosine: float = 0.9
     # Outlier tests need a few peers to estimate a spread.
     min_participants: int = 5
     # Krum signal: f = min(ceil(krum_f_fraction * n), (n - 3) // 2).
