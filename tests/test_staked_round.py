@@ -1,0 +1,172 @@
+"""The scripted staked round: reply validation, settlement on-chain, accounting to the wei."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from federation.keys import dev_signers, generate
+from federation.ledger import Ledger
+from federation.protocol.eip712 import Domain, sign_commitment
+from federation.types import RoundStatus
+from simulations.accounting import check_accounting
+from simulations.artifact_store import ArtifactStore
+from simulations.staked_round import (
+    Behaviour,
+    SimParticipant,
+    StakedCoordinator,
+    Submission,
+    validate_submission,
+)
+from strategies.scoring_types import ReasonCode
+
+TOKEN = 10**18
+DOMAIN = Domain(chain_id=31337, verifying_contract="0x" + "11" * 20)
+GLOBAL = {"w": np.zeros((4, 3), np.float32), "b": np.zeros(3, np.float32)}
+
+
+def _honest_train(target: np.ndarray):  # type: ignore[no-untyped-def]
+    def train(g, rng):  # type: ignore[no-untyped-def]
+        w = g["w"] + target + rng.normal(0, 0.01, g["w"].shape).astype(np.float32)
+        return {"w": w.astype(np.float32), "b": g["b"] + np.float32(0.1)}, 50
+
+    return train
+
+
+def _submission(signer, arrays, *, round_id=1, sign_arrays=None, key=None):  # type: ignore[no-untyped-def]
+    from federation.protocol.eip712 import Commitment
+    from federation.protocol.update_hash import update_hash
+
+    c = Commitment(
+        round_id, signer.address, update_hash(GLOBAL), update_hash(sign_arrays or arrays), 50
+    )
+    sig = sign_commitment(DOMAIN, c, (key or signer).key)
+    return Submission(signer.address, arrays, 50, c, sig)
+
+
+def _check(sub: Submission):  # type: ignore[no-untyped-def]
+    return validate_submission(sub, round_id=1, global_arrays=GLOBAL, domain=DOMAIN)
+
+
+def test_valid_submission_passes() -> None:
+    s = generate()
+    ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    assert _check(_submission(s, ok)) is None
+
+
+def test_signature_by_another_key_is_excluded_but_not_slashable() -> None:
+    s, mallory = generate(), generate()
+    ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    ex = _check(_submission(s, ok, key=mallory))
+    assert ex is not None and ex.reason is None and "recovers to" in ex.detail
+
+
+def test_replayed_commitment_from_another_round_is_excluded_not_slashable() -> None:
+    s = generate()
+    ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    ex = _check(_submission(s, ok, round_id=2))
+    assert ex is not None and ex.reason is None
+
+
+def test_hash_mismatch_is_forged_hash() -> None:
+    s = generate()
+    sent = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    signed = {"w": np.zeros((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    ex = _check(_submission(s, sent, sign_arrays=signed))
+    assert ex is not None and ex.reason == ReasonCode.FORGED_HASH
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        {"w": np.full((4, 3), np.nan, np.float32), "b": np.ones(3, np.float32)},
+        {"w": np.ones((3, 4), np.float32), "b": np.ones(3, np.float32)},
+        {"w": np.ones((4, 3), np.float64), "b": np.ones(3, np.float32)},
+        {"b": np.ones(3, np.float32), "w": np.ones((4, 3), np.float32)},
+    ],
+    ids=["nan", "shape", "dtype", "order"],
+)
+def test_malformed_updates_are_malformed(arrays: dict[str, np.ndarray]) -> None:
+    ex = _check(_submission(generate(), arrays))
+    assert ex is not None and ex.reason == ReasonCode.MALFORMED
+
+
+def test_unreadable_signature_is_excluded() -> None:
+    s = generate()
+    ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    sub = replace(_submission(s, ok), signature=b"\x01" * 10)
+    ex = _check(sub)
+    assert ex is not None and ex.reason is None
+
+
+def test_artifact_store_round_trip_and_corruption(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = ArtifactStore(tmp_path)
+    digest = store.put(GLOBAL)
+    assert digest in store
+    back = store.get(digest)
+    assert list(back) == list(GLOBAL) and all(np.array_equal(back[k], GLOBAL[k]) for k in GLOBAL)
+    assert store.put(GLOBAL) == digest  # idempotent
+    other = store.put({"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)})
+    store.path(digest).write_bytes(store.path(other).read_bytes())
+    with pytest.raises(ValueError, match="corrupted"):
+        store.get(digest)
+
+
+def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Honest, sign-flip, free-rider, NaN and forged participants through one real round."""
+    admin = Ledger.deploy("inprocess://")
+    behaviours = [Behaviour.HONEST] * 5 + [
+        Behaviour.SIGN_FLIP,
+        Behaviour.NON_FINITE,
+        Behaviour.FORGED_HASH,
+    ]
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 1, (4, 3)).astype(np.float32)
+    people = []
+    for signer, b in zip(dev_signers(1 + len(behaviours))[1:], behaviours, strict=True):
+        led = admin.as_signer(signer)
+        admin.fund_eth(led.address, 10 * TOKEN)
+        admin.transfer_tokens(led.address, 100 * TOKEN)
+        led.stake(100 * TOKEN)
+        people.append(
+            SimParticipant(led, b, _honest_train(target), np.random.default_rng(len(people)))
+        )
+    admin.post_bond(500 * TOKEN)
+    admin.fund_reward_pool(100 * TOKEN)
+    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="median", f=1)
+
+    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+
+    role = {p.address: p.behaviour for p in people}
+    excluded = {role[e.participant]: e.reason for e in out.exclusions}
+    assert excluded == {
+        Behaviour.NON_FINITE: ReasonCode.MALFORMED,
+        Behaviour.FORGED_HASH: ReasonCode.FORGED_HASH,
+    }
+    slashed = {role[s.participant] for s in out.decision.slashes}
+    assert {Behaviour.SIGN_FLIP, Behaviour.NON_FINITE, Behaviour.FORGED_HASH} <= slashed
+    assert Behaviour.HONEST not in slashed
+    assert out.aggregate_hash in coord.store
+    # The aggregate is near the honest target despite the attackers.
+    assert np.allclose(out.aggregate_arrays["w"], target, atol=0.05)
+
+    for s in out.decision.slashes:
+        assert admin.get_slash(out.round_id, s.participant).amount == s.amount
+    admin.chain.advance_time(admin.round_config().challenge_window + 1)
+    admin.settle_round(out.round_id)
+    assert admin.get_round(out.round_id).status == RoundStatus.SETTLED
+    paid = 0
+    for p in people:
+        if out.results.entry(p.address).reward:
+            paid += p.ledger.claim(out.round_id, out.results).value
+            assert p.ledger.claim(out.round_id, out.results).already_applied  # never twice
+    assert paid == out.decision.budget - out.decision.unallocated
+    honest_rewards = [
+        out.decision.rewards[p.address] for p in people if p.behaviour is Behaviour.HONEST
+    ]
+    assert all(r > 0 for r in honest_rewards), (honest_rewards, out.scores)
+    acct = check_accounting(admin)
+    assert acct.balanced, acct
+    assert admin.lineage(out.version_id)[0].round_id == out.round_id
