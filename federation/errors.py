@@ -30,7 +30,7 @@ class WrongChainError(DeploymentError):
         where = f" ({path})" if path else ""
         super().__init__(
             f"deployment file{where} is for chain id {expected} but the RPC serves chain id "
-            f"{actual}: point --rpc at the chain the contracts were deployed to, or deploy "
+            f"{actual}: point --chain at the chain the contracts were deployed to, or deploy "
             f"again on this chain with `fedstake deploy`"
         )
         self.expected = expected

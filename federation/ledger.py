@@ -169,14 +169,20 @@ class Ledger:
         policy: TxPolicy | None = None,
     ) -> Ledger:
         """Connect and check the deployment file against the chain (id and code)."""
+        owned = not isinstance(chain, Chain)
         if not isinstance(chain, Chain):
             chain = connect(chain, signer)
-        path = None
-        if not isinstance(deployment, Deployment):
-            path = str(deployment)
-            deployment = Deployment.load(deployment)
-        deployment.check_against(chain.w3, path)
-        return cls(chain, deployment, signer, policy=policy)
+        try:
+            path = None
+            if not isinstance(deployment, Deployment):
+                path = str(deployment)
+                deployment = Deployment.load(deployment)
+            deployment.check_against(chain.w3, path)
+            return cls(chain, deployment, signer, policy=policy)
+        except BaseException:
+            if owned:
+                chain.close()
+            raise
 
     @classmethod
     def deploy(cls, chain: Chain | str | None = None, **kwargs: Any) -> Ledger:

@@ -217,6 +217,38 @@ class RoundResults:
     def total_rewards(self) -> int:
         return sum(e.reward for e in self.entries)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what a coordinator publishes so participants can claim)."""
+        return {
+            "round_id": self.round_id,
+            "root": "0x" + self.root.hex(),
+            "entries": [
+                {
+                    "participant": e.participant,
+                    "update_hash": "0x" + bytes(e.update_hash).hex(),
+                    "score": e.score,
+                    "reward": str(e.reward),
+                }
+                for e in self.entries
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoundResults:
+        entries = [
+            RewardEntry(
+                e["participant"],
+                bytes.fromhex(e["update_hash"].removeprefix("0x")),
+                int(e["score"]),
+                int(e["reward"]),
+            )
+            for e in data["entries"]
+        ]
+        results = cls.build(int(data["round_id"]), entries)
+        if "root" in data and data["root"] != "0x" + results.root.hex():
+            raise ValueError("results file root does not match its entries")
+        return results
+
     def entry(self, participant: str) -> RewardEntry:
         for e in self.entries:
             if e.participant.lower() == participant.lower():
