@@ -230,8 +230,6 @@ interface IRoundManager is IRoundTiming {
     error TooManyDisputes();
     /// @notice The slash is not in a disputable state (none, already disputed or reverted).
     error SlashNotDisputable(uint256 roundId, address participant, SlashState state);
-    /// @notice Only the slashed participant may dispute its slash.
-    error NotSlashedParticipant(address caller, address participant);
     /// @notice Dispute deposit below the minimum.
     error DepositTooLow(uint256 deposit, uint256 minDeposit);
     /// @notice Dispute not open.
