@@ -88,9 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed-base", type=int, default=10_000)
     ap.add_argument("--d", type=int, default=1_000)
     ap.add_argument("--levels", default="low,moderate,high")
+    ap.add_argument("--scale-factor", type=float, default=SyntheticSpec.scale_factor)
+    ap.add_argument("--noise-factor", type=float, default=SyntheticSpec.noise_factor)
     ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = ap.parse_args(argv)
-    spec = SyntheticSpec(d=args.d)
+    spec = SyntheticSpec(d=args.d, scale_factor=args.scale_factor, noise_factor=args.noise_factor)
     t0 = time.perf_counter()
     results = {
         name: evaluate(
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(results))
         print(
             f"\n{args.episodes} episodes × {args.rounds} rounds per level, 19 honest + 6 "
-            f"attackers, d = {args.d}, seeds from {args.seed_base}; "
+            f"attackers, d = {args.d}, scaled ×{args.scale_factor:g}, "
+            f"noise ×{args.noise_factor:g}, seeds from {args.seed_base}; "
             f"{time.perf_counter() - t0:.0f} s"
         )
 
