@@ -17,6 +17,7 @@ Design rules (why the code looks like this):
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -29,6 +30,24 @@ MODE_TRIMMED = 1
 MODE_BULYAN = 2
 
 
+#: below this much work a kernel runs on the calling thread only: waking the worker
+#: pool costs 0.05-1 ms, far more than the work (the result does not depend on it:
+#: the column partition is fixed and independent of the thread count)
+SERIAL_BELOW = 1 << 17
+
+
+def _run(kernel: Any, work: int, *args: Any) -> None:
+    if work >= SERIAL_BELOW:
+        kernel(*args)
+        return
+    prev = nb.get_num_threads()
+    nb.set_num_threads(1)
+    try:
+        kernel(*args)
+    finally:
+        nb.set_num_threads(prev)
+
+
 def _n_blocks(n_units: int) -> int:
     """Fixed work partition: depends on the problem size only (determinism)."""
     return max(1, min(n_units, 64))
@@ -38,7 +57,7 @@ def _n_blocks(n_units: int) -> int:
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _nonfinite_rows(X: np.ndarray, fmax: float, flags: np.ndarray) -> None:
+def _nonfinite_rows_jit(X: np.ndarray, fmax: float, flags: np.ndarray) -> None:
     n, d = X.shape
     lim = X.dtype.type(fmax)
     for i in nb.prange(n):
@@ -52,7 +71,7 @@ def _nonfinite_rows(X: np.ndarray, fmax: float, flags: np.ndarray) -> None:
 def first_nonfinite_row(X: np.ndarray) -> int:
     """Index of the first row containing NaN/inf, or -1."""
     flags = np.zeros(X.shape[0], dtype=np.bool_)
-    _nonfinite_rows(X, float(np.finfo(X.dtype).max), flags)
+    _run(_nonfinite_rows_jit, X.size, X, float(np.finfo(X.dtype).max), flags)
     hits = np.flatnonzero(flags)
     return int(hits[0]) if hits.size else -1
 
@@ -102,7 +121,7 @@ def pruned_network(n: int, outputs: tuple[int, ...]) -> tuple[np.ndarray, np.nda
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
-def coordinate_kernel(
+def _coordinate_kernel_jit(
     X: np.ndarray,
     rows: np.ndarray,
     ci: np.ndarray,
@@ -179,7 +198,7 @@ def coordinate_kernel(
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
-def combine_rows(
+def _combine_rows_jit(
     X: np.ndarray,
     rows: np.ndarray,
     coef: np.ndarray,
@@ -215,7 +234,7 @@ def combine_rows(
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
-def sq_dist_to_vector(X: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+def _sq_dist_to_vector_jit(X: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
     """out[i] = ||X[i] - v||^2 in float64 (one fixed vectorised order per row)."""
     n = X.shape[0]
     for i in nb.prange(n):
@@ -228,7 +247,7 @@ def sq_dist_to_vector(X: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
-def pair_sq_dists(X: np.ndarray, pi: np.ndarray, pj: np.ndarray, out: np.ndarray) -> None:
+def _pair_sq_dists_jit(X: np.ndarray, pi: np.ndarray, pj: np.ndarray, out: np.ndarray) -> None:
     """Direct float64 ||X[pi[k]] - X[pj[k]]||^2 for a list of pairs (refinement path)."""
     for k in nb.prange(pi.shape[0]):
         xi = X[pi[k]]
@@ -244,7 +263,7 @@ GRAM_TILE = 1024  # columns per tile in the Gram kernel (2 x 4 register blocks)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
-def gram_parts(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None:
+def _gram_parts_jit(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None:
     """Partial centred Gram matrices, one per fixed column block.
 
     Per tile of GRAM_TILE columns: subtract the column mean (accumulated in float64 and
@@ -333,7 +352,7 @@ def centered_gram_matrix(X: np.ndarray, work_dtype: np.dtype) -> np.ndarray:
     ntiles = (d + GRAM_TILE - 1) // GRAM_TILE
     nblk = _n_blocks(ntiles)
     parts = np.empty((nblk, npad, npad), dtype=np.float64)
-    gram_parts(X, np.empty(0, dtype=work_dtype), parts)
+    _run(_gram_parts_jit, X.size * max(1, n // 8), X, np.empty(0, dtype=work_dtype), parts)
     G = parts[0].copy()
     for k in range(1, nblk):
         G += parts[k]
@@ -343,7 +362,7 @@ def centered_gram_matrix(X: np.ndarray, work_dtype: np.dtype) -> np.ndarray:
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
-def neighbour_means(X: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
+def _neighbour_means_jit(X: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
     """out[i, c] = mean_k X[nbr[i, k], c] (float64 accumulation, neighbour order fixed)."""
     n, d = X.shape
     k = nbr.shape[1]
@@ -365,3 +384,47 @@ def neighbour_means(X: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
                 orow = out[i, c0 : c0 + w]
                 for c in range(w):
                     orow[c] = acc[c] * inv
+
+
+# ------------------------------------------------------------ public wrappers
+
+
+def coordinate_kernel(
+    X: np.ndarray,
+    rows: np.ndarray,
+    ci: np.ndarray,
+    cj: np.ndarray,
+    mode: int,
+    a: int,
+    b: int,
+    out: np.ndarray,
+) -> None:
+    """See :func:`_coordinate_kernel_jit`."""
+    _run(_coordinate_kernel_jit, rows.size * X.shape[1] * 8, X, rows, ci, cj, mode, a, b, out)
+
+
+def combine_rows(
+    X: np.ndarray,
+    rows: np.ndarray,
+    coef: np.ndarray,
+    base: np.ndarray,
+    base_coef: float,
+    out: np.ndarray,
+) -> None:
+    """See :func:`_combine_rows_jit`."""
+    _run(_combine_rows_jit, (rows.size + 1) * X.shape[1], X, rows, coef, base, base_coef, out)
+
+
+def sq_dist_to_vector(X: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+    """See :func:`_sq_dist_to_vector_jit`."""
+    _run(_sq_dist_to_vector_jit, X.size, X, v, out)
+
+
+def pair_sq_dists(X: np.ndarray, pi: np.ndarray, pj: np.ndarray, out: np.ndarray) -> None:
+    """See :func:`_pair_sq_dists_jit`."""
+    _run(_pair_sq_dists_jit, 2 * pi.size * X.shape[1], X, pi, pj, out)
+
+
+def neighbour_means(X: np.ndarray, nbr: np.ndarray, out: np.ndarray) -> None:
+    """See :func:`_neighbour_means_jit`."""
+    _run(_neighbour_means_jit, nbr.size * X.shape[1], X, nbr, out)

@@ -122,9 +122,9 @@ def trimmed_mean(updates: Any, f: int) -> Any:
 # ------------------------------------------------------------------ Krum family
 
 
-def _krum_scores_from_d(D: np.ndarray, f: int) -> np.ndarray:
+def _krum_scores_from_d(D: np.ndarray, f: int, *, clamp: bool = False) -> np.ndarray:
     n = D.shape[0]
-    k = n - f - 2
+    k = max(1, n - f - 2) if clamp else n - f - 2
     off = np.sort(D[~np.eye(n, dtype=bool)].reshape(n, n - 1), axis=1)
     return off[:, :k].sum(axis=1)
 
@@ -181,13 +181,18 @@ def multi_krum(updates: Any, f: int, m: int | None = None) -> Any:
 
 
 def _bulyan_select(D: np.ndarray, f: int, theta: int) -> np.ndarray:
-    """Iterated Krum on the remaining set (El Mhamdi et al. 2018)."""
+    """Iterated Krum on the remaining set (El Mhamdi et al. 2018).
+
+    The last selections run on only 2f+1..2f+2 remaining updates, where the paper's
+    n'-f-2 neighbour count drops to f-1 or below (0 would make every score 0); like
+    Flower's ``aggregate_bulyan`` we use max(1, n'-f-2) neighbours there.
+    """
     remaining = list(range(D.shape[0]))
     chosen: list[int] = []
     for _ in range(theta):
         idx = np.array(remaining)
         sub = D[np.ix_(idx, idx)]
-        scores = _krum_scores_from_d(sub, f)
+        scores = _krum_scores_from_d(sub, f, clamp=True)
         best = int(_select(scores, 1)[0])
         chosen.append(remaining.pop(best))
     return np.array(chosen, dtype=np.int64)
@@ -219,20 +224,47 @@ class GeometricMedianResult:
     coefficients: np.ndarray  # z = sum_i coefficients[i] * x_i
 
 
+def _optimal_data_point(G: np.ndarray, D: np.ndarray, alpha: np.ndarray) -> int:
+    """Index k of an input that *is* the geometric median, or -1.
+
+    Weiszfeld converges only sublinearly towards an optimum that sits on a data point,
+    so we test the exact optimality condition first (Vardi & Zhang 2000):
+    x_k is optimal iff ||Σ_{i: x_i≠x_k} α_i (x_k−x_i)/||x_k−x_i|| || ≤ Σ_{i: x_i=x_k} α_i,
+    evaluated as a quadratic form in the centred Gram matrix (O(n²) per candidate).
+    """
+    n = G.shape[0]
+    dist = np.sqrt(D)
+    for k in range(n):
+        same = dist[k] == 0.0
+        c = np.where(same, 0.0, alpha / np.where(same, 1.0, dist[k]))
+        u = -c
+        u[k] += c.sum()
+        r2 = max(float(u @ G @ u), 0.0)
+        if np.sqrt(r2) <= alpha[same].sum() * (1.0 + 1e-12):
+            return k
+    return -1
+
+
 def _weiszfeld_coefficients(
-    G: np.ndarray, alpha: np.ndarray, eps: float, tol: float, max_iter: int
+    G: np.ndarray, D: np.ndarray, alpha: np.ndarray, eps: float, tol: float, max_iter: int
 ) -> tuple[np.ndarray, int, bool]:
     """Smoothed Weiszfeld in coefficient space.
 
     Every iterate is a convex combination z = Σ w_i x_i, so ||z - x_i||² =
     wᵀGw - 2(Gw)_i + G_ii with the centred Gram G: each iteration costs O(n²)
     instead of two passes over the (n, d) data.  Stops when the step
-    ||z_{k+1} - z_k|| <= tol * max(scale, tiny), scale = RMS distance to the mean.
+    ||z_{k+1} - z_k|| <= tol * scale, scale = RMS distance to the weighted mean.
     """
     diag = np.diag(G).copy()
     w = alpha / alpha.sum()
-    scale = float(np.sqrt(max(np.dot(alpha / alpha.sum(), diag), 0.0)))
+    Gw = G @ w
+    scale = float(np.sqrt(max(float(w @ diag) - float(w @ Gw), 0.0)))
     if scale == 0.0:
+        return w, 0, True
+    k = _optimal_data_point(G, D, alpha)
+    if k >= 0:
+        w = np.zeros_like(alpha)
+        w[k] = 1.0
         return w, 0, True
     thresh = tol * scale
     for it in range(1, max_iter + 1):
@@ -271,8 +303,10 @@ def geometric_median_with_info(
         prepare(updates)  # finiteness check (no Gram computed)
         coef, it, ok = np.ones(1), 0, True
     else:
-        _, g = distances_and_gram(p.array)
-        coef, it, ok = _weiszfeld_coefficients(g.gram, alpha, float(eps), float(tol), int(max_iter))
+        D, g = distances_and_gram(p.array)
+        coef, it, ok = _weiszfeld_coefficients(
+            g.gram, D, alpha, float(eps), float(tol), int(max_iter)
+        )
     nz = np.flatnonzero(coef)  # rows with zero weight are skipped
     z = _combine(p.array, nz, coef[nz])
     return GeometricMedianResult(_finish(z, p), it, ok, coef)
