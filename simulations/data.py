@@ -28,7 +28,7 @@ def _split(seed: int, test_fraction: float) -> tuple[XY, XY]:
     return (x[order[n_test:]], y[order[n_test:]]), (x[order[:n_test]], y[order[:n_test]])
 
 
-def test_set(seed: int = 0, test_fraction: float = 0.2) -> XY:
+def holdout_set(seed: int = 0, test_fraction: float = 0.2) -> XY:
     """The server's held-out split."""
     return _split(seed, test_fraction)[1]
 

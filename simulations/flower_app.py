@@ -20,7 +20,7 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg, Strategy
 
-from simulations.data import client_data, test_set
+from simulations.data import client_data, holdout_set
 from simulations.models import evaluate, make_model, train
 from strategies.flower import STRATEGIES
 
@@ -93,7 +93,7 @@ def make_strategy(name: str, num_malicious: int) -> Strategy:
 def main(grid: Grid, context: Context) -> None:
     cfg = dict(context.run_config)
     strategy = make_strategy(str(cfg["aggregator"]), int(cfg["num-malicious"]))
-    x_test, y_test = test_set(seed=int(cfg.get("seed", 0)))
+    x_test, y_test = holdout_set(seed=int(cfg.get("seed", 0)))
 
     def central(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         model = make_model()
