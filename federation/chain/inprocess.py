@@ -14,6 +14,7 @@ from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 
 from federation.chain.base import LocalChainMixin
+from federation.chain.fast_estimate import fast_gas_estimate
 from federation.keys import DEV_MNEMONIC, Signer, dev_signers
 
 GAS_LIMIT = 60_000_000
@@ -42,6 +43,9 @@ class InProcessChain(LocalChainMixin):
             mnemonic=DEV_MNEMONIC,
             hd_path="m/44'/60'/0'/0",
         )
+        # the class for chains eth-tester rebuilds on revert, the instance for this one
+        type(backend.chain).gas_estimator = staticmethod(fast_gas_estimate)
+        backend.chain.gas_estimator = fast_gas_estimate
         self.tester = EthereumTester(backend)
         self.w3 = Web3(_LockedProvider(self.tester))
         self.chain_id = int(self.w3.eth.chain_id)
