@@ -229,8 +229,10 @@ def _optimal_data_point(G: np.ndarray, D: np.ndarray, alpha: np.ndarray) -> int:
 
     Weiszfeld converges only sublinearly towards an optimum that sits on a data point,
     so we test the exact optimality condition first (Vardi & Zhang 2000):
-    x_k is optimal iff ||Σ_{i: x_i≠x_k} α_i (x_k−x_i)/||x_k−x_i|| || ≤ Σ_{i: x_i=x_k} α_i,
-    evaluated as a quadratic form in the centred Gram matrix (O(n²) per candidate).
+    x_k is optimal iff ||Σ_{i: x_i≠x_k} α_i (x_k−x_i)/||x_k−x_i|| || ≤ Σ_{i: x_i=x_k} α_i
+    (we require < so that only a unique optimum short-cuts: ties like n = 2 keep the
+    order-independent Weiszfeld path from the mean), evaluated as a quadratic form in
+    the centred Gram matrix (O(n²) per candidate).
     """
     n = G.shape[0]
     dist = np.sqrt(D)
@@ -240,7 +242,7 @@ def _optimal_data_point(G: np.ndarray, D: np.ndarray, alpha: np.ndarray) -> int:
         u = -c
         u[k] += c.sum()
         r2 = max(float(u @ G @ u), 0.0)
-        if np.sqrt(r2) <= alpha[same].sum() * (1.0 + 1e-12):
+        if np.sqrt(r2) < alpha[same].sum() * (1.0 - 1e-9):  # strict: unique optimum
             return k
     return -1
 
