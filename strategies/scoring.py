@@ -101,24 +101,9 @@ def score_round(
     if n >= 2:
         free |= norm_ratio <= cfg.free_rider_norm_ratio
 
-    # Distance and direction relative to a robust centre.
-    center = np.asarray(median(u), dtype=np.float64)
-    dist = np.linalg.norm(u - center, axis=1)
-    dist_ratio = _ratio(dist, float(np.median(dist)))
-    z = robust_z(dist, cfg.mad_floor_rel)
-    cos = cosines_to(u, center)
-
-    # Krum rank (a ranking signal, not a flag).
-    f = krum_f(n, cfg.krum_f_fraction)
-    kscores, kranks = krum_ranks(u, f)
-
     # Copies of another participant's update this round.
     active = ~free
-    sq = pairwise_sq_distances(u) if n >= 2 else np.zeros((n, n))
-    pcos = peer_cosines(np.asarray(sq, dtype=np.float64), norms, active)
-    cos_z = np.zeros(n)
-    if active.any():
-        cos_z[active] = robust_z(-pcos[active], cfg.mad_floor_rel)
+    sq = np.asarray(pairwise_sq_distances(u), dtype=np.float64) if n >= 2 else np.zeros((n, n))
     if n >= 2:
         _, nn_idx = nearest_peers(sq, active)
         nn = np.full(n, np.inf)
@@ -128,6 +113,37 @@ def score_round(
     else:
         nn, nn_idx, cratio = np.full(n, np.inf), np.full(n, -1), np.full(n, np.inf)
     copy = active & ((cratio <= cfg.copy_ratio) | (nn <= cfg.copy_rtol * norms))
+
+    # Reference set for the outlier statistics: neither free riders nor copies, so that
+    # a majority of zeros or clones cannot become "the norm" that honest clients deviate
+    # from (which would flag them as severe outliers).
+    ref = active & ~copy
+    if not ref.any():
+        ref = active if active.any() else np.ones(n, dtype=bool)
+
+    outlier_tests = int(ref.sum()) >= cfg.min_participants
+
+    # Far: distance to a robust centre of the reference set.
+    center = np.asarray(median(u[ref]), dtype=np.float64)
+    dist = np.array([np.linalg.norm(u[i] - center) for i in range(n)])
+    dist_ratio = _ratio(dist, float(np.median(dist[ref])))
+    z = robust_z(dist, cfg.mad_floor_rel, ref)
+    cos = cosines_to(u, center)
+    far = outlier_tests & ~free & (z >= cfg.z_threshold) & (dist_ratio >= cfg.distance_ratio_min)
+    far_severe = far & (z >= cfg.severe_z) & (dist_ratio >= cfg.severe_distance_ratio)
+
+    # Away: direction relative to the peers that are not far (far ones would widen the
+    # spread of the cosines and hide a sign flip among them).
+    dir_ref = ref & ~far if (ref & ~far).any() else ref
+    pcos = peer_cosines(sq, norms, dir_ref)
+    cos_z = robust_z(-pcos, cfg.mad_floor_rel, dir_ref)
+    away = outlier_tests & ~free & ~far
+    away &= (pcos <= cfg.cosine_max) & (cos_z >= cfg.cosine_z_threshold)
+    away_severe = away & (pcos <= cfg.severe_cosine)
+
+    # Krum rank (a ranking signal, not a flag).
+    f = krum_f(n, cfg.krum_f_fraction)
+    kscores, kranks = krum_ranks(u, f)
 
     # Accumulated per-identity histories (FoolsGold) and history copies.
     new_state = prev.copy()
@@ -141,14 +157,6 @@ def score_round(
     new_state.dim = d
     if round_id is not None:
         new_state.last_round = round_id
-    # Per-round outliers (need a few peers to estimate a spread).
-    outlier_tests = n >= cfg.min_participants
-    far = outlier_tests & ~free & (z >= cfg.z_threshold) & (dist_ratio >= cfg.distance_ratio_min)
-    far_severe = far & (z >= cfg.severe_z) & (dist_ratio >= cfg.severe_distance_ratio)
-    away = outlier_tests & ~free & ~far
-    away &= (pcos <= cfg.cosine_max) & (cos_z >= cfg.cosine_z_threshold)
-    away_severe = away & (pcos <= cfg.severe_cosine)
-
     # FoolsGold among the participants no per-round detector flagged: otherwise one
     # obvious outlier (most "unique") rescales every honest weight towards 0.
     clean = active & ~copy & ~far & ~away
@@ -165,7 +173,7 @@ def score_round(
     )
 
     # Contribution: alignment × closeness × Krum standing × FoolsGold uniqueness.
-    cos_ref = float(np.median(pcos[active])) if active.any() else 0.0
+    cos_ref = float(np.median(pcos[dir_ref]))
     if cos_ref > 0:
         align = np.clip(pcos / cos_ref, 0.0, 1.0)
     else:

@@ -16,10 +16,12 @@ _TINY = 1e-300
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample x 1.4826 estimates its sigma
 
 
-def robust_z(x: np.ndarray, floor_rel: float) -> np.ndarray:
-    """(x - median) / (1.4826 MAD), the MAD floored at floor_rel x |median| (and > 0)."""
-    med = float(np.median(x))
-    mad = MAD_TO_SIGMA * float(np.median(np.abs(x - med)))
+def robust_z(x: np.ndarray, floor_rel: float, ref: np.ndarray | None = None) -> np.ndarray:
+    """(x - median) / (1.4826 MAD), median and MAD over the `ref` rows (default all),
+    the MAD floored at floor_rel x |median| (and > 0)."""
+    base = x if ref is None else x[ref]
+    med = float(np.median(base))
+    mad = MAD_TO_SIGMA * float(np.median(np.abs(base - med)))
     scale = max(mad, floor_rel * abs(med), _TINY)
     return (x - med) / scale
 
@@ -118,8 +120,8 @@ def foolsgold_weights(h: np.ndarray, kappa: float) -> tuple[np.ndarray, np.ndarr
     return np.clip(logit, 0.0, 1.0), maxcs
 
 
-def peer_cosines(sq_dist: np.ndarray, norms: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Median cosine of each update to the *other* active updates.
+def peer_cosines(sq_dist: np.ndarray, norms: np.ndarray, peers: np.ndarray) -> np.ndarray:
+    """Median cosine of each update to the *other* updates of the `peers` set.
 
     Leave-one-out by construction: a cosine to a centre that includes the update itself
     is biased towards it (a sign-flipped update still correlates with its own share of
@@ -134,8 +136,8 @@ def peer_cosines(sq_dist: np.ndarray, norms: np.ndarray, active: np.ndarray) -> 
     cs[ok] = np.clip(gram[ok] / denom[ok], -1.0, 1.0)
     out = np.zeros(n, dtype=np.float64)
     for i in range(n):
-        peers = active.copy()
-        peers[i] = False
-        if peers.any():
-            out[i] = float(np.median(cs[i, peers]))
+        others = peers.copy()
+        others[i] = False
+        if others.any():
+            out[i] = float(np.median(cs[i, others]))
     return out

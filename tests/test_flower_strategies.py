@@ -31,6 +31,7 @@ from strategies.flower import (
     RobustStrategy,
     TrimmedMean,
     flatten,
+    stack_updates,
     unflatten,
     validate_replies,
 )
@@ -125,6 +126,16 @@ def test_validate_replies_excludes_each_bad_reply_with_its_reason() -> None:
     assert {e.node_id: e.code for e in excluded} == EXPECTED_CODES
     for e in excluded:
         assert e.reason == (None if e.code == "error" else ReasonCode.MALFORMED)
+
+
+def test_stack_updates_are_deltas_in_valid_order() -> None:
+    g = global_model()
+    valid, _ = validate_replies([reply(2, honest(g, 2)), reply(1, honest(g, 1))], g)
+    u = stack_updates(valid, g)
+    gv = flatten(g, ModelLayout.of(g))
+    assert u.shape == (2, 16) and u.dtype == np.float64
+    np.testing.assert_array_equal(u[0], valid[0].weights - gv)
+    assert stack_updates([], g).shape == (0, 16)
 
 
 def test_duplicate_node_reply_excluded() -> None:

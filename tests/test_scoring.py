@@ -184,3 +184,19 @@ def test_permuting_participants_permutes_results(seed: int) -> None:
     fa = {p.participant: p.reasons for p in a.participants}
     fb = {p.participant: p.reasons for p in b.participants}
     assert fa == fb
+
+
+def test_majority_of_free_riders_or_clones_does_not_flag_honest() -> None:
+    """Zeros / clones are excluded from the reference statistics, so they cannot become
+    the 'norm' that honest clients deviate from."""
+    u = _round(8, n=9)
+    zeros = u.copy()
+    zeros[:5] = 0.0
+    scores, _ = score_round(zeros, IDS[:9])
+    assert [p.reasons for p in scores.participants[:5]] == [(ReasonCode.FREE_RIDER,)] * 5
+    assert not any(p.flagged for p in scores.participants[5:])
+    clones = u.copy()
+    clones[:5] = u[0]
+    scores, _ = score_round(clones, IDS[:9])
+    assert [p.reasons for p in scores.participants[:5]] == [(ReasonCode.SYBIL,)] * 5
+    assert not any(p.flagged for p in scores.participants[5:])

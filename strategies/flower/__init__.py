@@ -5,7 +5,7 @@ strategy = Krum(num_malicious=2, fraction_train=1.0)
 """
 
 from strategies.flower.arrays import ArraySpec, ModelLayout, flatten, unflatten
-from strategies.flower.replies import Excluded, ValidReply, validate_replies
+from strategies.flower.replies import Excluded, ValidReply, stack_updates, validate_replies
 from strategies.flower.robust import RobustStrategy
 from strategies.flower.rules import (
     Bulyan,
@@ -42,6 +42,7 @@ __all__ = [
     "TrimmedMean",
     "ValidReply",
     "flatten",
+    "stack_updates",
     "unflatten",
     "validate_replies",
 ]

@@ -126,3 +126,14 @@ def validate_replies(
     valid.sort(key=lambda r: r.node_id)
     excluded.sort(key=lambda e: e.node_id)
     return valid, excluded
+
+
+def stack_updates(valid: list[ValidReply], global_arrays: ArrayRecord) -> np.ndarray:
+    """(n, d) float64 updates (reply − global model) of valid replies, in their order.
+
+    The matrix the robust rule and `strategies.scoring.score_round` both consume.
+    """
+    g = flatten(global_arrays, ModelLayout.of(global_arrays))
+    if not valid:
+        return np.zeros((0, g.shape[0]))
+    return np.stack([r.weights for r in valid]) - g

@@ -21,7 +21,7 @@ from flwr.serverapp.strategy import FedAvg
 
 from strategies.aggregators import aggregate, median, nnm
 from strategies.flower.arrays import ModelLayout, flatten, unflatten
-from strategies.flower.replies import Excluded, ValidReply, validate_replies
+from strategies.flower.replies import Excluded, ValidReply, stack_updates, validate_replies
 from strategies.validation import AggregationError
 
 Rule = Callable[[np.ndarray], np.ndarray]
@@ -120,7 +120,7 @@ class RobustStrategy(FedAvg):
             return None, None
         layout = ModelLayout.of(self.global_arrays)
         g = flatten(self.global_arrays, layout)
-        updates = np.stack([r.weights for r in valid]) - g
+        updates = stack_updates(valid, self.global_arrays)
         fallback = 0
         try:
             agg = self.aggregate_matrix(updates)
