@@ -117,3 +117,14 @@ def _short(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def __getattr__(name: str) -> type[ContractRevert]:
+    """``federation.errors.NotStaked`` etc.: the class of any custom error in the shipped ABIs."""
+    if name[:1].isupper():
+        from federation.deploy import load_abis
+        from federation.revert import RevertDecoder, error_class
+
+        if name in RevertDecoder(load_abis().values()).names:
+            return error_class(name)
+    raise AttributeError(f"module 'federation.errors' has no attribute {name!r}")
