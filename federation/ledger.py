@@ -838,7 +838,15 @@ class Ledger:
 
     # -- local-chain helpers ---------------------------------------------------------------
     def advance_time(self, seconds: int) -> None:
+        """Move the chain's clock forward (local chains only)."""
         self.chain.advance_time(seconds)
+
+    def snapshot(self) -> Any:
+        """Snapshot a local chain (pair with ``revert``; simulations and tests)."""
+        return self.chain.snapshot()
+
+    def revert(self, snapshot_id: Any) -> None:
+        self.chain.revert(snapshot_id)
 
     def close(self) -> None:
         self.chain.close()
