@@ -188,7 +188,7 @@ def score_round(
         if free[i]:
             flags.append(Flag(ReasonCode.FREE_RIDER, False, f"norm ratio {norm_ratio[i]:.3g}"))
         if copy[i]:
-            detail = f"copy of #{int(nn_idx[i])}, copy ratio {cratio[i]:.3g}"
+            detail = f"copy of {ids[int(nn_idx[i])]}, copy ratio {cratio[i]:.3g}"
             flags.append(Flag(ReasonCode.SYBIL, False, detail))
         elif hcopy[i]:
             detail = f"FoolsGold weight {fg_w[i]:.3g}, history cosine {fg_max[i]:.3g}"

@@ -48,7 +48,8 @@ class Flag:
 class Signals:
     """Raw per-participant signals, kept for auditing and `verify` re-runs."""
 
-    distance: float  # ||u_i - c||, c = coordinate-wise median of the round's updates
+    distance: float  # ||u_i - c||, c = coordinate-wise median of the reference set
+    # (the round's updates minus free riders and copies)
     distance_ratio: float  # distance / median distance
     robust_z: float  # (distance - median) / (1.4826 * MAD), MAD floored
     cosine: float  # cos(u_i, c); 0 when either is the zero vector
@@ -58,7 +59,7 @@ class Signals:
     krum_rank: int  # 0 = best Krum score; ties go to the lower index
     norm_ratio: float  # ||u_i|| / median ||u||
     copy_ratio: float  # nearest-peer distance / median nearest-peer distance
-    nearest: int  # index of the nearest peer this round (-1 if none)
+    nearest: int  # input index of the nearest non-free-rider peer this round (-1 if none)
     history_max_cosine: float  # FoolsGold max cosine to a clean peer's history (0 if flagged)
     foolsgold_weight: float  # FoolsGold weight in [0, 1] among unflagged peers (0 if flagged)
 
