@@ -16,7 +16,7 @@ from flwr.app import (
     RecordDict,
 )
 from flwr.serverapp.exception import InconsistentMessageReplies
-from flwr.serverapp.strategy import FedMedian
+from flwr.serverapp.strategy import FedMedian, FedTrimmedAvg
 from flwr.serverapp.strategy import Krum as FlowerKrum
 
 from strategies.flower import (
@@ -271,6 +271,20 @@ def test_differential_median_vs_flower_fedmedian(n: int) -> None:
     assert a is not None and b is not None
     for k in g:
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("n", "beta"), [(5, 0.2), (10, 0.2), (10, 0.3), (7, 0.0)])
+def test_differential_trimmed_mean_vs_flower_fedtrimmedavg(n: int, beta: float) -> None:
+    """Flower trims int(beta * n) per side; ours trims f per side: equal for f = int(beta n)."""
+    g = global_model(2)
+    replies = [reply(i, honest(g, 20 + i, scale=0.5)) for i in range(1, n + 1)]
+    ours = TrimmedMean(num_malicious=int(beta * n))
+    ours.set_global_arrays(g)
+    a, _ = ours.aggregate_train(1, _copy_replies(replies))
+    b, _ = FedTrimmedAvg(beta=beta).aggregate_train(1, _copy_replies(replies))
+    assert a is not None and b is not None
+    for k in g:
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -160,3 +160,40 @@ def test_decisions_invariants(rows: list[tuple[int, bool]], budget: int) -> None
             assert dec.rewards[f"p{i}"] == 0
     if any(w > 0 and not bad for w, bad in rows):
         assert sum(dec.rewards.values()) == budget
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**6),
+            st.sampled_from([None, *ReasonCode]),
+            st.booleans(),
+            st.integers(0, 10**24),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(0, 10**21),
+    st.randoms(use_true_random=False),
+)
+def test_permutation_invariant_and_slash_within_stake(rows, budget, rnd) -> None:  # type: ignore[no-untyped-def]
+    scores, stakes, upstream = [], {}, {}
+    for i, (w, reason, severe, stake) in enumerate(rows):
+        pid = f"p{i}"
+        stakes[pid] = stake
+        if reason in (ReasonCode.MALFORMED, ReasonCode.FORGED_HASH):
+            upstream[pid] = reason
+        elif reason is None:
+            scores.append(ps(pid, w))
+        else:
+            scores.append(ps(pid, 0, (reason, severe)))
+    dec, st1 = settle_round(1, scores, stakes, budget, upstream=upstream)
+    shuffled = list(scores)
+    rnd.shuffle(shuffled)
+    dec2, st2 = settle_round(1, shuffled, dict(reversed(stakes.items())), budget, upstream=upstream)
+    assert dec == dec2 and st1.to_json() == st2.to_json()
+    for s in dec.slashes:
+        assert 0 <= s.amount <= stakes[s.participant]
+        assert s.bps <= PolicyConfig().max_slash_bps
+    assert sum(dec.rewards.values()) <= budget

@@ -200,3 +200,16 @@ def test_majority_of_free_riders_or_clones_does_not_flag_honest() -> None:
     scores, _ = score_round(clones, IDS[:9])
     assert [p.reasons for p in scores.participants[:5]] == [(ReasonCode.SYBIL,)] * 5
     assert not any(p.flagged for p in scores.participants[5:])
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 999), st.sampled_from([1e-4, 0.5, 3.0, 1e3]))
+def test_flags_invariant_to_the_update_scale(seed: int, c: float) -> None:
+    """Every detector uses ratios, cosines or robust z: the units of the model's
+    parameters (learning rate, layer scale) must not change who is flagged."""
+    u = _attacked(seed)
+    a, _ = score_round(u, IDS)
+    b, _ = score_round(c * u, IDS)
+    assert [p.reasons for p in a.participants] == [p.reasons for p in b.participants]
+    for pa, pb in zip(a.participants, b.participants, strict=True):
+        assert abs(pa.score - pb.score) < 1e-6
