@@ -53,8 +53,9 @@ def test_missing_and_malformed_deployment_file(tmp_path) -> None:
 
 def test_rpc_unreachable() -> None:
     with pytest.raises(RpcUnreachableError) as exc:
-        connect("http://127.0.0.1:9/")
+        connect("http://user:pw@127.0.0.1:9/v3/SECRETAPIKEY0123456789")
     assert "check the URL" in str(exc.value)
+    assert "SECRETAPIKEY" not in str(exc.value) and "pw@" not in str(exc.value)
 
 
 def test_unknown_chain_url() -> None:

@@ -24,6 +24,18 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, path, "", ""))
 
 
+class _RedactedError(Exception):
+    """A transport error whose text no longer carries the URL's path or credentials."""
+
+    def __init__(self, exc: BaseException, url: str) -> None:
+        text = str(exc)
+        parts = urlsplit(url)
+        for secret in (parts.path, parts.query, parts.password or "", parts.username or ""):
+            if len(secret) > 1:
+                text = text.replace(secret, "…")
+        super().__init__(f"{type(exc).__name__}: {text}")
+
+
 class HttpChain:
     is_local = False
 
@@ -37,7 +49,7 @@ class HttpChain:
         try:
             self.chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:
-            raise RpcUnreachableError(self.url, exc) from None
+            raise RpcUnreachableError(self.url, _RedactedError(exc, url)) from None
         self._signer = signer
 
     def dev_signers(self) -> list[Signer]:
