@@ -220,6 +220,8 @@ def test_nnm_option_and_custom_callable() -> None:
     np.testing.assert_array_equal(arrays["w"].numpy(), g["w"].numpy())
     with pytest.raises(ValueError):
         Krum(pre="bogus")
+    with pytest.raises(TypeError):
+        Krum(2)  # type: ignore[arg-type]  # f is keyword-only: num_malicious=2
 
 
 def test_aggregate_evaluate_skips_bad_metric_replies() -> None:

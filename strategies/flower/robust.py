@@ -53,6 +53,8 @@ class RobustStrategy(FedAvg):
             raise ValueError(f"num_malicious must be an int, got {num_malicious!r}")
         if num_malicious < 0:
             raise ValueError("num_malicious must be ≥ 0")
+        if aggregator is not None and not (isinstance(aggregator, str) or callable(aggregator)):
+            raise TypeError(f"aggregator must be a rule name or a callable, got {aggregator!r}")
         if pre is not None and pre.lower() != "nnm":
             raise ValueError(f"unknown pre-aggregation {pre!r}; known: nnm")
         self.aggregator = aggregator if aggregator is not None else self.rule_name
