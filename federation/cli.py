@@ -111,6 +111,24 @@ def cmd_deploy(args: argparse.Namespace) -> Any:
         ledger.close()
 
 
+def cmd_new_key(args: argparse.Namespace) -> Any:
+    """A fresh key, written encrypted (password from $FEDSTAKE_KEYSTORE_PASSWORD or prompt)."""
+    import getpass
+
+    from federation.keys import ENV_KEYSTORE_PASSWORD, generate, write_keystore
+
+    password = os.environ.get(ENV_KEYSTORE_PASSWORD) or getpass.getpass("new keystore password: ")
+    if not password:
+        raise FedstakeError(f"an empty password is not allowed; set {ENV_KEYSTORE_PASSWORD}")
+    signer = generate()
+    write_keystore(signer, args.out, password)
+    return {
+        "address": signer.address,
+        "keystore": str(args.out),
+        "use": f"export FEDSTAKE_KEYSTORE={args.out}",
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fedstake", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -130,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="deploy the contracts and write the deployment file")
     d.add_argument("--token", help="existing ERC-20 (default: a local test token with faucet)")
     d.set_defaults(run=cmd_deploy)
+
+    k = sub.add_parser("new-key", help="create a key in an encrypted keystore file")
+    k.add_argument("out", type=Path)
+    k.set_defaults(run=cmd_new_key)
 
     def simple(name: str, help_: str, fn: Any, *arguments: tuple[str, dict[str, Any]]) -> None:
         sp = sub.add_parser(name, help=help_)

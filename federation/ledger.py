@@ -191,7 +191,9 @@ class Ledger:
 
         if not isinstance(chain, Chain):
             chain = connect(chain)
-        return deploy(chain, **kwargs)
+        ledger = deploy(chain, **kwargs)
+        assert isinstance(ledger, Ledger)
+        return ledger
 
     def as_signer(self, signer: Signer) -> Ledger:
         """The same ledger acting as another account (shares nonces and caches)."""

@@ -43,3 +43,14 @@ def test_cli_missing_deployment_file(tmp_path, capsys) -> None:
         main(["--chain", "inprocess://", "--deployment", str(tmp_path / "x.json"), "status"]) == 1
     )
     assert "fedstake deploy" in capsys.readouterr().err
+
+
+def test_cli_new_key_writes_an_encrypted_keystore(tmp_path, capsys, monkeypatch) -> None:
+    from federation.keys import from_keystore
+
+    monkeypatch.setenv("FEDSTAKE_KEYSTORE_PASSWORD", "pw")
+    out = tmp_path / "k.json"
+    assert main(["new-key", str(out)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert from_keystore(out, "pw").address == info["address"]
+    assert "ciphertext" in json.loads(out.read_text())["crypto"]

@@ -205,3 +205,30 @@ def test_rpc_urls_are_redacted() -> None:
     assert redact_url("https://user:pw@rpc.example.org/v3/abcdef0123456789?key=x") == (
         "https://rpc.example.org/v3/…"
     )
+
+
+def test_event_pages_shrink_when_the_node_refuses_a_range() -> None:
+    from federation.events import iter_events
+
+    calls: list[tuple[int, int]] = []
+
+    def get_logs(argument_filters=None, from_block=0, to_block=0):
+        calls.append((from_block, to_block))
+        if to_block - from_block > 3:
+            raise ValueError("query exceeds max block range 4")
+        return [
+            {"blockNumber": b, "logIndex": 0, "transactionHash": b"\x01" * 32, "args": {"n": b}}
+            for b in range(from_block, to_block + 1)
+            if b % 5 == 0
+        ]
+
+    event = SimpleNamespace(get_logs=get_logs)
+    contract = SimpleNamespace(
+        contract=SimpleNamespace(events=SimpleNamespace(Staked=lambda: event)),
+        sender=SimpleNamespace(
+            w3=SimpleNamespace(eth=SimpleNamespace(block_number=20)), policy=FAST
+        ),
+    )
+    records = list(iter_events(contract, "Staked", 0, None, page=16))  # type: ignore[arg-type]
+    assert [r.block_number for r in records] == [0, 5, 10, 15, 20]
+    assert max(e - s for s, e in calls if e - s <= 3) <= 3
