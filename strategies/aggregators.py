@@ -374,13 +374,13 @@ def nnm(updates: Any, f: int) -> Any:
     n = p.n
     D, _ = distances_and_gram(p.array)
     idx = np.arange(n)
-    nbr = np.empty((n, n - f), dtype=np.int64)
+    excl = np.empty((n, f), dtype=np.int64)
     for i in range(n):
         not_self = (idx != i).astype(np.int64)
         order = np.lexsort((idx, not_self, D[i]))  # self first, then distance, index
-        nbr[i] = np.sort(order[: n - f])  # sum in index order
+        excl[i] = np.sort(order[n - f :])  # the f farthest are subtracted from the total
     out = np.empty((n, p.d), dtype=p.array.dtype)
-    kern.neighbour_means(p.array, nbr, out)
+    kern.neighbour_means(p.array, excl, n - f, out)
     return wrap_like(out, p)
 
 
