@@ -76,11 +76,11 @@ def abi_version() -> str:
         try:
             from federation import artifacts
 
-            for attr in ("abi_version", "ABI_VERSION", "version"):
-                v = getattr(artifacts, attr, None)
-                if v is not None:
-                    return str(v() if callable(v) else v)
-        except ImportError:
+            loader = getattr(artifacts, "load_manifest", None)
+            if loader is not None:
+                return str(loader()["abiVersion"])
+            return str(artifacts.ABI_VERSION)
+        except (ImportError, AttributeError, KeyError, OSError):
             pass
     h = hashlib.sha256()
     for name in (*CORE, TOKEN_ARTIFACT):

@@ -14,7 +14,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from federation.errors import ConfigError, NoCodeError, WrongChainError
+from federation.errors import ConfigError, DeploymentError, NoCodeError, WrongChainError
 
 DEFAULT_PATH = "deployment.json"
 FORMAT_VERSION = 1
@@ -86,6 +86,16 @@ class Deployment:
         except ValueError as exc:
             raise ConfigError(f"deployment file {p} is not JSON ({exc})") from None
         return cls.from_dict(data)
+
+    def check_abi(self, shipped: str, path: str | None = None) -> None:
+        """Raise if the deployment's ABI major version differs from the one we ship."""
+        if self.abi_version.split(".")[0] != shipped.split(".")[0]:
+            where = f" ({path})" if path else ""
+            raise DeploymentError(
+                f"the deployment{where} was made with contracts ABI {self.abi_version} but "
+                f"this fedstake ships ABI {shipped}: install the fedstake version the "
+                f"coordinator uses, or redeploy with `fedstake deploy`"
+            )
 
     def check_against(self, w3: Web3, path: str | None = None) -> None:
         """Raise unless the chain id matches and every address holds code."""

@@ -177,6 +177,9 @@ class Ledger:
             if not isinstance(deployment, Deployment):
                 path = str(deployment)
                 deployment = Deployment.load(deployment)
+            from federation.deploy import abi_version
+
+            deployment.check_abi(abi_version(), path)
             deployment.check_against(chain.w3, path)
             return cls(chain, deployment, signer, policy=policy)
         except BaseException:

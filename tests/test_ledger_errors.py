@@ -11,6 +11,7 @@ from federation.chain import connect
 from federation.deployment import Deployment
 from federation.errors import (
     ConfigError,
+    DeploymentError,
     InsufficientAllowanceError,
     InsufficientBalanceError,
     KeyLoadError,
@@ -41,6 +42,12 @@ def test_contract_not_deployed_at_address(env: Env, tmp_path) -> None:
     with pytest.raises(NoCodeError) as exc:
         Ledger.open(env.chain, bad.save(tmp_path / "d.json"))
     assert "RoundManager" in str(exc.value) and "redeploy" in str(exc.value)
+
+
+def test_deployment_from_another_abi_major_version(env: Env, tmp_path) -> None:
+    bad = dataclasses.replace(env.admin.deployment, abi_version="99.0.0")
+    with pytest.raises(DeploymentError, match="ships ABI"):
+        Ledger.open(env.chain, bad.save(tmp_path / "d.json"))
 
 
 def test_missing_and_malformed_deployment_file(tmp_path) -> None:
