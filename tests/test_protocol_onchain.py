@@ -86,11 +86,24 @@ def test_random_results_trees_pay_out_onchain(
 
 
 @CHAIN_SETTINGS
-@given(others=st.integers(0, 60), position=st.integers(0, 60), bps=st.integers(1, 5_000))
+@given(
+    others=st.integers(0, 60),
+    position=st.integers(0, 60),
+    bps=st.integers(1, 5_000),
+    update=bytes32,
+    num_examples=st.integers(0, 2**64 - 1),
+    reason=st.sampled_from(list(SlashReason)),
+)
 def test_random_participant_sets_prove_selection_onchain(
-    deployed: Env, others: int, position: int, bps: int
+    deployed: Env,
+    others: int,
+    position: int,
+    bps: int,
+    update: bytes,
+    num_examples: int,
+    reason: SlashReason,
 ) -> None:
-    """A slash's selection proof (participant-set tree) verifies in finalizeRound."""
+    """Random signed commitments and selection proofs verify in finalizeRound (the slash path)."""
     with reverting(deployed.chain):
         a, target = deployed.admin, deployed.participants[1]
         members = [generate().address for _ in range(others)]
@@ -98,11 +111,11 @@ def test_random_participant_sets_prove_selection_onchain(
         rid = a.next_round_id()
         tree = a.participants_tree(rid, members)
         rid = a.open_round(members, reward_budget=TOKEN, global_model_hash=GLOBAL_MODEL).value
-        c = Commitment(rid, target.address, GLOBAL_MODEL, update_of(9), 1)
+        c = Commitment(rid, target.address, GLOBAL_MODEL, update, num_examples)
         ev = a.slash_evidence(
             c,
             target.sign_commitment(c),
-            reason=SlashReason.FREE_RIDER,
+            reason=reason,
             slash_bps=bps,
             participants=tree,
         )
@@ -110,7 +123,10 @@ def test_random_participant_sets_prove_selection_onchain(
         a.finalize_round(
             rid, aggregate_hash=AGGREGATE, results_root=b"\x00" * 32, total_rewards=0, slashes=[ev]
         )
-        assert a.get_slash(rid, target.address).amount == before * bps // 10_000
+        record = a.get_slash(rid, target.address)
+        assert record.amount == before * bps // 10_000 and record.reason == reason
+        (event,) = a.slash_events(round_id=rid)
+        assert event.update_hash == update and event.participant == target.address
 
 
 @pytest.mark.parametrize(
