@@ -252,8 +252,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         if (r.openDisputes != 0) revert DisputesPending(r.openDisputes);
 
         r.status = RoundStatus.Settled;
-        if (r.resultVoided) r.totalRewards = 0;
-        uint256 budgetReturned = r.rewardBudget - r.totalRewards;
+        // a voided result pays no rewards: the whole budget returns (totalRewards stays as declared)
+        uint256 budgetReturned = r.rewardBudget - (r.resultVoided ? 0 : r.totalRewards);
         uint256 slashed = r.slashedTotal;
         uint256 toPool = slashed * $.config.slashPoolBps / BPS;
         uint256 toTreasury = slashed - toPool;

@@ -35,7 +35,7 @@ contract DisputesTest is Fixture {
             IRoundManager.Round memory r = rm.getRound(i);
             if (r.status == IRoundManager.RoundStatus.Open || r.status == IRoundManager.RoundStatus.Finalized) {
                 escrow += r.rewardBudget;
-            } else if (r.status == IRoundManager.RoundStatus.Settled) {
+            } else if (r.status == IRoundManager.RoundStatus.Settled && !r.resultVoided) {
                 escrow += r.totalRewards - r.claimed;
             }
         }

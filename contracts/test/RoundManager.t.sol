@@ -56,7 +56,7 @@ contract RoundManagerTest is Fixture {
             IRoundManager.Round memory r = rm.getRound(id);
             if (r.status == IRoundManager.RoundStatus.Open || r.status == IRoundManager.RoundStatus.Finalized) {
                 escrow += r.rewardBudget;
-            } else if (r.status == IRoundManager.RoundStatus.Settled) {
+            } else if (r.status == IRoundManager.RoundStatus.Settled && !r.resultVoided) {
                 escrow += r.totalRewards - r.claimed;
             }
         }
