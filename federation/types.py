@@ -299,3 +299,43 @@ class ClaimEvent:
     amount: int
     block_number: int
     tx_hash: str
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A provenance record: a model version and where it came from."""
+
+    version_id: int
+    weights_hash: bytes
+    weights_uri: str
+    dataset_root: bytes
+    code_commit: bytes
+    hyperparams_hash: bytes
+    parent_version: int
+    round_id: int
+    recorded_at: int
+    authorizer: str
+
+
+@dataclass(frozen=True)
+class VersionInput:
+    """What a coordinator records for a new model version."""
+
+    weights_hash: bytes
+    weights_uri: str
+    dataset_root: bytes = b"\x00" * 32
+    code_commit: bytes = b"\x00" * 32
+    hyperparams_hash: bytes = b"\x00" * 32
+    parent_version: int = 0
+    round_id: int = 0
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.weights_hash,
+            self.weights_uri,
+            self.dataset_root,
+            self.code_commit,
+            self.hyperparams_hash,
+            self.parent_version,
+            self.round_id,
+        )

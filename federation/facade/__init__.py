@@ -1,0 +1,1 @@
+"""The Ledger facade, one capability per module (mixed into ``federation.ledger.Ledger``)."""
