@@ -232,3 +232,21 @@ def test_event_pages_split_ranges(env: Env) -> None:
     paged = a.stake_events(page=1)
     assert paged == all_events
     assert sum(e.kind == "staked" for e in all_events) == len(env.participants) + 3
+
+
+def test_node_binding_checked_against_stake(env: Env) -> None:
+    from federation.keys import generate
+    from federation.protocol import NodeBinding
+
+    a, p = env.admin, env.participants[0]
+    expiry = a.now() + 600
+    sig = p.sign_node_binding(42, b"\x09" * 32, expiry)
+    assert a.verify_node(NodeBinding(p.address, 42, b"\x09" * 32, expiry), sig)
+    assert not a.verify_node(NodeBinding(p.address, 43, b"\x09" * 32, expiry), sig)
+    stranger = a.as_signer(generate())
+    sig2 = stranger.sign_node_binding(7, b"\x09" * 32, expiry)
+    assert not a.verify_node(NodeBinding(stranger.address, 7, b"\x09" * 32, expiry), sig2)
+    before = a.now()
+    a.advance_time(601)
+    assert a.now() >= before + 601
+    assert not a.verify_node(NodeBinding(p.address, 42, b"\x09" * 32, expiry), sig)

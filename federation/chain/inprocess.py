@@ -68,7 +68,8 @@ class InProcessChain(LocalChainMixin):
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def advance_time(self, seconds: int) -> None:
-        self.tester.time_travel(self.latest_timestamp() + max(1, int(seconds)))
+        # eth-tester mines the travelled-to block one second before the target
+        self.tester.time_travel(self.latest_timestamp() + max(1, int(seconds)) + 1)
 
     def mine(self, blocks: int = 1) -> None:
         self.tester.mine_blocks(blocks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eth_utils import to_checksum_address
 
 from federation.facade.base import LedgerBase
+from federation.protocol.eip712 import NodeBinding, sign_node_binding, verify_node_binding
 from federation.types import (
     CoordinatorInfo,
     PoolInfo,
@@ -42,6 +43,19 @@ class StakingMixin(LedgerBase):
 
     def is_eligible(self, account: str | None = None) -> bool:
         return bool(self.stake_manager.call("isEligible", account or self.address))
+
+    def sign_node_binding(self, flower_node_id: int, run_id: bytes, expiry: int) -> bytes:
+        """The participant's proof that Flower node ``flower_node_id`` holds this key."""
+        binding = NodeBinding(self.address, flower_node_id, run_id, expiry)
+        return sign_node_binding(self.domain, binding, self._me().key)
+
+    def verify_node(self, binding: NodeBinding, signature: bytes) -> bool:
+        """Coordinator's check before selecting: valid binding (this chain, contract, not
+        expired at chain time) by an address that is staked and eligible."""
+        now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        return verify_node_binding(self.domain, binding, signature, now) and self.is_eligible(
+            binding.participant
+        )
 
     def staking_params(self) -> StakingParams:
         sm = self.stake_manager
