@@ -83,13 +83,15 @@ class GovernanceMixin(LedgerBase):
         return bool(self._contracts([contract])[0].call("paused"))
 
     def upgrade(self, name: str, artifact: str, init_data: bytes = b"") -> TxResult:
-        """Deploy implementation ``artifact`` and point proxy ``name`` at it (admin only)."""
+        """Deploy implementation ``artifact`` and point proxy ``name`` at it (admin only).
+
+        ``value`` is the new implementation address (``implementation(name)`` reads it back).
+        """
         from federation.deploy import deploy_implementation
 
         impl = deploy_implementation(self.tx, self._me(), artifact)
         bound = self._contracts([name])[0]
         receipt = bound.send(self._me(), "upgradeToAndCall", impl, init_data)
-        self.deployment.implementations[name] = impl
         return TxResult(receipt, value=impl)
 
     def implementation(self, name: str) -> str:
