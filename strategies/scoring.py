@@ -23,6 +23,7 @@ from strategies.scoring_signals import (
     copy_ratios,
     cosines_to,
     foolsgold_weights,
+    history_copy_ratios,
     krum_f,
     krum_ranks,
     nearest_peers,
@@ -165,14 +166,13 @@ def score_round(
     if clean.any():
         fg_w[clean], fg_max[clean] = foolsgold_weights(hist[clean], cfg.foolsgold_kappa)
     rounds_seen = np.array([new_state.rounds[p] for p in ids])
-    hcopy = (
-        clean
-        & (rounds_seen >= cfg.history_min_rounds)
-        & (fg_w <= cfg.history_max_weight)
-        & (fg_max >= cfg.history_min_cosine)
-    )
+    hist_ok = clean & (rounds_seen >= cfg.history_min_rounds)
+    hist_ok &= np.linalg.norm(hist, axis=1) > 0
+    hratio = history_copy_ratios(hist, hist_ok)
+    hcopy = hist_ok & (np.nan_to_num(hratio, nan=np.inf) <= cfg.history_copy_ratio)
 
-    # Contribution: alignment × closeness × Krum standing × FoolsGold uniqueness.
+    # Contribution: alignment × closeness × Krum standing. (Not × the FoolsGold weight:
+    # near-identical honest IID updates get weight ≈ 0 there, i.e. no reward.)
     cos_ref = float(np.median(pcos[dir_ref]))
     if cos_ref > 0:
         align = np.clip(pcos / cos_ref, 0.0, 1.0)
@@ -180,7 +180,7 @@ def score_round(
         align = np.clip((1.0 + pcos) / 2.0, 0.0, 1.0)
     close = 1.0 / (1.0 + np.maximum(z, 0.0) / cfg.z_threshold)
     standing = 1.0 - 0.5 * kranks / max(n - 1, 1)
-    contribution = align * close * standing * fg_w
+    contribution = align * close * standing
 
     results = []
     for i, pid in enumerate(ids):
@@ -191,7 +191,7 @@ def score_round(
             detail = f"copy of {ids[int(nn_idx[i])]}, copy ratio {cratio[i]:.3g}"
             flags.append(Flag(ReasonCode.SYBIL, False, detail))
         elif hcopy[i]:
-            detail = f"FoolsGold weight {fg_w[i]:.3g}, history cosine {fg_max[i]:.3g}"
+            detail = f"history copy ratio {hratio[i]:.3g}, history cosine {fg_max[i]:.3g}"
             flags.append(Flag(ReasonCode.SYBIL, False, detail))
         if far[i]:
             detail = f"distance z {z[i]:.3g}, ratio {dist_ratio[i]:.3g}"
@@ -212,6 +212,7 @@ def score_round(
             norm_ratio=float(norm_ratio[i]),
             copy_ratio=float(cratio[i]),
             nearest=int(nn_idx[i]),
+            history_copy_ratio=float(hratio[i]),
             history_max_cosine=float(fg_max[i]),
             foolsgold_weight=float(fg_w[i]),
         )

@@ -141,3 +141,23 @@ def peer_cosines(sq_dist: np.ndarray, norms: np.ndarray, peers: np.ndarray) -> n
         if others.any():
             out[i] = float(np.median(cs[i, others]))
     return out
+
+
+def history_copy_ratios(hist: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Copy ratio of unit-normalised histories among `eligible` rows (NaN elsewhere).
+
+    With persistent non-IID drift, honest histories drift apart linearly in the number
+    of rounds while the private noise of a sybil pair sharing one objective grows only
+    with its square root: their ratio shrinks round after round.
+    """
+    out = np.full(len(hist), np.nan)
+    idx = np.flatnonzero(eligible)
+    if len(idx) < 3:
+        return out
+    h = hist[idx]
+    unit = h / np.linalg.norm(h, axis=1)[:, None]
+    gram = np.clip(unit @ unit.T, -1.0, 1.0)
+    sq = np.maximum(2.0 - 2.0 * gram, 0.0)
+    nn, _ = nearest_peers(sq, np.ones(len(idx), dtype=bool))
+    out[idx] = copy_ratios(nn, np.ones(len(idx), dtype=bool))
+    return out

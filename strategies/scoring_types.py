@@ -60,8 +60,9 @@ class Signals:
     norm_ratio: float  # ||u_i|| / median ||u||
     copy_ratio: float  # nearest-peer distance / median nearest-peer distance
     nearest: int  # input index of the nearest non-free-rider peer this round (-1 if none)
+    history_copy_ratio: float  # copy ratio of unit histories among clean peers (NaN if n/a)
     history_max_cosine: float  # FoolsGold max cosine to a clean peer's history (0 if flagged)
-    foolsgold_weight: float  # FoolsGold weight in [0, 1] among unflagged peers (0 if flagged)
+    foolsgold_weight: float  # FoolsGold weight in [0, 1] among clean peers (audit only)
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,12 @@ class ScoringConfig:
     # ≤ rtol × ||u_i|| (catches a copy *majority*, where the median itself is ~0).
     copy_ratio: float = 0.1
     copy_rtol: float = 1e-6
-    # SYBIL across rounds (FoolsGold): once an identity has `history_min_rounds` rounds
-    # of accumulated history, FoolsGold weight ≤ `history_max_weight` while its history's
-    # max cosine to a peer is ≥ `history_min_cosine` (consistently near-identical).
+    # SYBIL across rounds: once an identity has `history_min_rounds` rounds of
+    # accumulated history, the copy test on unit-normalised histories: nearest-peer
+    # distance ≤ ratio × the median one. Relative on purpose: FoolsGold's absolute
+    # weights punish honest IID clients, whose histories are all alike.
     history_min_rounds: int = 3
-    history_max_weight: float = 0.0
-    history_min_cosine: float = 0.9
+    history_copy_ratio: float = 0.3
     # Outlier tests need a few peers to estimate a spread.
     min_participants: int = 5
     # Krum signal: f = min(ceil(krum_f_fraction * n), (n - 3) // 2).

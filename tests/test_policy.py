@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from strategies.policy import BPS, PolicyConfig, PolicyState, settle_round, split_rewards
 from strategies.scoring_types import Flag, ParticipantScore, ReasonCode, Signals
 
-_SIG = Signals(*([0.0] * 7), 0, 0.0, 0.0, -1, 0.0, 1.0)
+_SIG = Signals(**{f.name: 0 for f in fields(Signals)})
 
 
 def ps(pid: str, ppm: int, *flags: tuple[ReasonCode, bool]) -> ParticipantScore:
