@@ -5,9 +5,11 @@ Input convention: `updates` are *deltas* (local model − global model), flatten
 holding full weights use `deltas_from_weights`. Everything runs in float64 with fixed
 tie-breaking, so the same inputs and state give bit-identical outputs (`verify`).
 
-Signals (see `Signals`): robust z of the distance to the coordinate-wise median, cosine to
-that median, Krum rank, nearest-peer copy ratio this round and over accumulated
-per-identity histories (FoolsGold), and the norm ratio for free riders.
+Signals (see `Signals`): robust z of the distance to the coordinate-wise median of the
+reference set, leave-one-out peer cosine, Krum rank, nearest-peer copy ratio this round
+and over accumulated per-identity histories, the FoolsGold weight of those histories
+(audit only), and the norm ratio for free riders. Bit-identical means: on the same
+numpy/BLAS build; across machines the float64 values may differ in the last ulp.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ def score_round(
     new_state.dim = d
     if round_id is not None:
         new_state.last_round = round_id
-    # FoolsGold among the participants no per-round detector flagged: otherwise one
-    # obvious outlier (most "unique") rescales every honest weight towards 0.
+    # FoolsGold (audit signal) among the participants no per-round detector flagged:
+    # otherwise one obvious outlier (most "unique") rescales every honest weight to 0.
     clean = active & ~copy & ~far & ~away
     fg_w = np.zeros(n)
     fg_max = np.zeros(n)
