@@ -24,7 +24,7 @@ from federation.keys import dev_signers
 from federation.ledger import Ledger
 from simulations.accounting import check_accounting
 from simulations.artifact_store import ArtifactStore
-from simulations.digits import load_digits_partitions
+from simulations.data import client_data, holdout_set
 from simulations.softmax_model import accuracy, init_model, train_sgd
 from simulations.staked_round import Behaviour, SimParticipant, StakedCoordinator
 
@@ -44,7 +44,7 @@ def _fmt(wei: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chain", default="inprocess://", help="inprocess://, anvil:// or an RPC URL")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--aggregator", default="multi_krum")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--store", default=None, help="artifact store dir (default: a temp dir)")
@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
-    parts, (x_test, y_test) = load_digits_partitions(len(BEHAVIOURS), seed=args.seed)
+    n = len(BEHAVIOURS)
+    parts = [client_data(i, n, alpha=1.0, seed=args.seed) for i in range(n)]
+    x_test, y_test = holdout_set(args.seed)
 
     print(
         f"fedstake demo — chain {args.chain}, {len(BEHAVIOURS)} participants, {args.rounds} rounds"
