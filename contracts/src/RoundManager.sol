@@ -46,8 +46,9 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         uint64 disputeCount;
         mapping(uint256 roundId => Round) rounds;
         mapping(address coordinator => CoordinatorInfo) coordinators;
-        mapping(uint256 roundId => mapping(address participant => SlashRecord)) slashes;
-        mapping(uint256 roundId => mapping(address participant => bool)) claimed;
+        mapping(uint256 roundId => mapping(address participant => SlashState)) slashStates;
+        // claimed flags per participant, 256 rounds per word: a recurring participant pays a warm update
+        mapping(address participant => mapping(uint256 roundWord => uint256 bits)) claimedBits;
         mapping(uint256 disputeId => Dispute) disputes;
     }
 
@@ -180,7 +181,9 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         uint96 slashedTotal;
         if (n != 0) {
             if (n > r.participantCount) revert TooManySlashes(n, r.participantCount);
-            slashedTotal = _lockSlashes($, roundId, params, slashes).toUint96();
+            bytes32 slashesHash;
+            (slashedTotal, slashesHash) = _lockSlashes($, roundId, params, slashes);
+            r.slashesHash = slashesHash;
         }
 
         uint40 challengeDeadline = uint40(block.timestamp) + $.config.challengeWindow;
@@ -199,28 +202,33 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         uint256 roundId,
         RoundParams calldata params,
         SlashEvidence[] calldata slashes
-    ) private returns (uint256 total) {
+    ) private returns (uint96 total, bytes32 slashesHash) {
         uint256 n = slashes.length;
         uint16 maxBps = $.config.maxSlashBps;
         address[] memory who = new address[](n);
         uint16[] memory bps = new uint16[](n);
+        address prev;
         for (uint256 i; i < n; ++i) {
             SlashEvidence calldata e = slashes[i];
+            if (e.participant <= prev) revert SlashesNotSorted(e.participant);
+            prev = e.participant;
             _verifyEvidence(roundId, params, e, maxBps);
             who[i] = e.participant;
             bps[i] = e.slashBps;
         }
-        uint256[] memory amounts;
-        (amounts, total) = $.stakeManager.lockSlashes(who, bps);
+        (uint256[] memory amounts, uint256 sumLocked) = $.stakeManager.lockSlashes(who, bps);
+        total = sumLocked.toUint96();
         for (uint256 i; i < n; ++i) {
             SlashEvidence calldata e = slashes[i];
-            SlashRecord storage rec = $.slashes[roundId][e.participant];
-            if (rec.state != SlashState.None) revert DuplicateSlash(e.participant);
-            rec.amount = uint96(amounts[i]);
-            rec.reason = e.reason;
-            rec.state = SlashState.Locked;
-            emit ParticipantSlashed(roundId, e.participant, e.reason, e.slashBps, amounts[i], e.updateHash);
+            uint96 amount = uint96(amounts[i]);
+            slashesHash = _chainSlash(slashesHash, e.participant, amount, e.reason);
+            emit ParticipantSlashed(roundId, e.participant, e.reason, e.slashBps, amount, e.updateHash);
         }
+    }
+
+    /// @dev One step of the slashesHash fold (docs/protocol.md).
+    function _chainSlash(bytes32 h, address participant, uint96 amount, uint8 reason) private pure returns (bytes32) {
+        return keccak256(abi.encode(h, participant, uint256(amount), reason));
     }
 
     /// @dev Reason and bps in range; the Commitment is signed by the participant; the participant was selected.
@@ -297,14 +305,15 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         Round storage r = $.rounds[roundId];
         if (r.status != RoundStatus.Settled) revert InvalidRoundStatus(roundId, r.status);
         if (r.resultVoided) revert RoundVoided(roundId);
-        mapping(address => bool) storage claimedOf = $.claimed[roundId];
-        if (claimedOf[participant]) revert AlreadyClaimed(roundId, participant);
+        uint256 bits = $.claimedBits[participant][roundId >> 8];
+        uint256 mask = 1 << (roundId & 0xff);
+        if (bits & mask != 0) revert AlreadyClaimed(roundId, participant);
         bytes32 leaf = P.resultLeaf(roundId, participant, updateHash, score, reward);
         if (!MerkleProof.verifyCalldata(proof, r.resultsRoot, leaf)) revert InvalidRewardProof();
         uint256 claimedSoFar = r.claimed;
         uint256 total = r.totalRewards;
         if (claimedSoFar + reward > total) revert ClaimExceedsTotal(claimedSoFar, reward, total);
-        claimedOf[participant] = true;
+        $.claimedBits[participant][roundId >> 8] = bits | mask;
         r.claimed = uint128(claimedSoFar + reward);
         emit RewardClaimed(roundId, participant, reward);
         if (reward != 0) $.token.safeTransfer(participant, reward);
@@ -313,16 +322,27 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
     // ---------------------------------------------------------------- disputes
 
     /// @inheritdoc IRoundManager
-    function disputeSlash(uint256 roundId, uint256 deposit, bytes32 evidenceHash)
-        external
-        nonReentrant
-        returns (uint256 disputeId)
-    {
+    function disputeSlash(
+        uint256 roundId,
+        SlashEntry[] calldata slashes,
+        uint256 index,
+        uint256 deposit,
+        bytes32 evidenceHash
+    ) external nonReentrant returns (uint256 disputeId) {
         RoundManagerStorage storage $ = _s();
-        SlashRecord storage rec = $.slashes[roundId][msg.sender];
-        if (rec.state != SlashState.Locked) revert SlashNotDisputable(roundId, msg.sender, rec.state);
-        rec.state = SlashState.Disputed;
+        bytes32 h;
+        for (uint256 i; i < slashes.length; ++i) {
+            h = _chainSlash(h, slashes[i].participant, slashes[i].amount, slashes[i].reason);
+        }
+        if (h != $.rounds[roundId].slashesHash || index >= slashes.length) revert SlashListMismatch();
+        if (slashes[index].participant != msg.sender) {
+            revert NotSlashedParticipant(msg.sender, slashes[index].participant);
+        }
+        SlashState state = $.slashStates[roundId][msg.sender];
+        if (state != SlashState.None) revert SlashNotDisputable(roundId, msg.sender, state);
+        $.slashStates[roundId][msg.sender] = SlashState.Disputed;
         disputeId = _openDispute($, roundId, DisputeKind.Slash, msg.sender, deposit, evidenceHash);
+        $.disputes[disputeId].slashAmount = slashes[index].amount;
     }
 
     /// @inheritdoc IRoundManager
@@ -356,7 +376,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
             kind: kind,
             status: DisputeStatus.Open,
             participant: participant,
-            deposit: deposit.toUint96()
+            deposit: deposit.toUint96(),
+            slashAmount: 0
         });
         $.totalDisputeDeposits += uint128(deposit);
         emit DisputeOpened(disputeId, roundId, msg.sender, kind, participant, deposit, evidenceHash);
@@ -381,7 +402,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
 
         if (!uphold) {
             d.status = DisputeStatus.Rejected;
-            if (d.kind == DisputeKind.Slash) $.slashes[roundId][d.participant].state = SlashState.Confirmed;
+            if (d.kind == DisputeKind.Slash) $.slashStates[roundId][d.participant] = SlashState.Confirmed;
             $.rewardPool += uint128(deposit); // forfeited deposit funds future rewards
             emit DisputeResolved(disputeId, roundId, false, 0);
             return;
@@ -389,9 +410,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
 
         d.status = DisputeStatus.Upheld;
         if (d.kind == DisputeKind.Slash) {
-            SlashRecord storage rec = $.slashes[roundId][d.participant];
-            rec.state = SlashState.Reverted;
-            uint96 amount = rec.amount;
+            $.slashStates[roundId][d.participant] = SlashState.Reverted;
+            uint96 amount = d.slashAmount;
             r.slashedTotal -= amount;
             emit SlashReverted(roundId, d.participant, amount);
             if (amount != 0) $.stakeManager.unlockSlash(d.participant, amount);
@@ -484,8 +504,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function getSlash(uint256 roundId, address participant) external view returns (SlashRecord memory) {
-        return _s().slashes[roundId][participant];
+    function slashState(uint256 roundId, address participant) external view returns (SlashState) {
+        return _s().slashStates[roundId][participant];
     }
 
     /// @inheritdoc IRoundManager
@@ -500,7 +520,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
 
     /// @inheritdoc IRoundManager
     function isClaimed(uint256 roundId, address participant) external view returns (bool) {
-        return _s().claimed[roundId][participant];
+        return (_s().claimedBits[participant][roundId >> 8] >> (roundId & 0xff)) & 1 == 1;
     }
 
     /// @inheritdoc IRoundManager

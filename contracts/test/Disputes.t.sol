@@ -11,6 +11,7 @@ contract DisputesTest is Fixture {
     uint256 internal id;
     IRoundManager.RoundParams internal p;
     uint256[] internal rewards;
+    IRoundManager.SlashEntry[] internal entries;
 
     function setUp() public override {
         super.setUp();
@@ -24,6 +25,16 @@ contract DisputesTest is Fixture {
         IRoundManager.SlashEvidence[] memory s = new IRoundManager.SlashEvidence[](2);
         s[0] = evidence(5, id, p, 3_000); // 300e18
         s[1] = evidence(6, id, p, 1_000); // 100e18
+        sortEvidence(s);
+        for (uint256 i; i < 2; ++i) {
+            entries.push(
+                IRoundManager.SlashEntry({
+                    participant: s[i].participant,
+                    amount: uint96(1_000e18 * uint256(s[i].slashBps) / 10_000),
+                    reason: s[i].reason
+                })
+            );
+        }
         bytes32 root = Merkle.root(resultLeaves(id, rewards));
         vm.prank(coordinator);
         rm.finalizeRound(id, p, keccak256("agg"), root, 900e18, s);
@@ -47,9 +58,20 @@ contract DisputesTest is Fixture {
         assertEq(token.balanceOf(address(sm)), sm.totalStaked() + sm.totalLocked(), "sm accounting");
     }
 
+    function _index(address who) internal view returns (uint256) {
+        return entries[0].participant == who ? 0 : 1;
+    }
+
     function _disputeSlash(uint256 who) internal returns (uint256 d) {
+        IRoundManager.SlashEntry[] memory e = entries;
         vm.prank(parts[who]);
-        d = rm.disputeSlash(id, MIN_DEPOSIT, keccak256("evidence"));
+        d = rm.disputeSlash(id, e, _index(parts[who]), MIN_DEPOSIT, keccak256("evidence"));
+    }
+
+    function _tryDispute(address who, uint256 index, uint256 deposit) internal {
+        IRoundManager.SlashEntry[] memory e = entries;
+        vm.prank(who);
+        rm.disputeSlash(id, e, index, deposit, 0);
     }
 
     function test_disputeSlash_opens() public {
@@ -63,44 +85,58 @@ contract DisputesTest is Fixture {
         assertEq(x.disputer, parts[5], "disputer");
         assertEq(x.participant, parts[5], "participant");
         assertEq(x.deposit, MIN_DEPOSIT, "deposit");
+        assertEq(x.slashAmount, 300e18, "slash amount");
         assertTrue(x.status == IRoundManager.DisputeStatus.Open, "open");
-        assertTrue(rm.getSlash(id, parts[5]).state == IRoundManager.SlashState.Disputed, "disputed");
+        assertTrue(rm.slashState(id, parts[5]) == IRoundManager.SlashState.Disputed, "disputed");
         assertEq(rm.getRound(id).openDisputes, 1, "open disputes");
         assertEq(rm.totalDisputeDeposits(), MIN_DEPOSIT, "deposits");
         _accounting();
     }
 
     function test_disputeSlash_revertsNotSlashed() public {
-        vm.prank(parts[1]);
-        vm.expectRevert(
-            abi.encodeWithSelector(IRoundManager.SlashNotDisputable.selector, id, parts[1], IRoundManager.SlashState.None)
-        );
-        rm.disputeSlash(id, MIN_DEPOSIT, 0);
+        uint256 i = _index(parts[5]);
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.NotSlashedParticipant.selector, parts[1], parts[5]));
+        _tryDispute(parts[1], i, MIN_DEPOSIT);
+    }
+
+    function test_disputeSlash_revertsWrongList() public {
+        IRoundManager.SlashEntry[] memory e = entries;
+        e[0].amount += 1;
+        vm.prank(parts[5]);
+        vm.expectRevert(IRoundManager.SlashListMismatch.selector);
+        rm.disputeSlash(id, e, _index(parts[5]), MIN_DEPOSIT, 0);
+        e = entries;
+        vm.prank(parts[5]);
+        vm.expectRevert(IRoundManager.SlashListMismatch.selector);
+        rm.disputeSlash(id, e, 2, MIN_DEPOSIT, 0);
+        vm.prank(parts[5]);
+        vm.expectRevert(IRoundManager.SlashListMismatch.selector);
+        rm.disputeSlash(id + 1, e, 0, MIN_DEPOSIT, 0);
     }
 
     function test_disputeSlash_revertsTwice() public {
         _disputeSlash(5);
-        vm.prank(parts[5]);
+        uint256 i = _index(parts[5]);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IRoundManager.SlashNotDisputable.selector, id, parts[5], IRoundManager.SlashState.Disputed
             )
         );
-        rm.disputeSlash(id, MIN_DEPOSIT, 0);
+        _tryDispute(parts[5], i, MIN_DEPOSIT);
     }
 
     function test_disputeSlash_revertsLowDeposit() public {
-        vm.prank(parts[5]);
+        uint256 i = _index(parts[5]);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.DepositTooLow.selector, MIN_DEPOSIT - 1, MIN_DEPOSIT));
-        rm.disputeSlash(id, MIN_DEPOSIT - 1, 0);
+        _tryDispute(parts[5], i, MIN_DEPOSIT - 1);
     }
 
     function test_disputeSlash_revertsAfterWindow() public {
         uint256 d = rm.getRound(id).challengeDeadline;
         vm.warp(d + 1);
-        vm.prank(parts[5]);
+        uint256 i = _index(parts[5]);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.ChallengeWindowClosed.selector, d));
-        rm.disputeSlash(id, MIN_DEPOSIT, 0);
+        _tryDispute(parts[5], i, MIN_DEPOSIT);
     }
 
     function test_disputeResult_revertsNotFinalized() public {
@@ -129,7 +165,7 @@ contract DisputesTest is Fixture {
         (uint256 bond,) = rm.coordinatorInfo(coordinator);
         assertEq(bond, MIN_BOND * 2 - 50e18, "bond paid");
         assertEq(rm.getRound(id).slashedTotal, 100e18, "round slash total");
-        assertTrue(rm.getSlash(id, parts[5]).state == IRoundManager.SlashState.Reverted, "reverted");
+        assertTrue(rm.slashState(id, parts[5]) == IRoundManager.SlashState.Reverted, "reverted");
         assertTrue(rm.getDispute(d).status == IRoundManager.DisputeStatus.Upheld, "upheld");
         _accounting();
         vm.warp(block.timestamp + WINDOW + 1);
@@ -153,14 +189,14 @@ contract DisputesTest is Fixture {
         vm.prank(arbiter);
         rm.resolveDispute(d, false, 123);
         assertEq(rm.rewardPool(), pool + MIN_DEPOSIT, "deposit forfeited to pool");
-        assertTrue(rm.getSlash(id, parts[6]).state == IRoundManager.SlashState.Confirmed, "confirmed");
-        vm.prank(parts[6]);
+        assertTrue(rm.slashState(id, parts[6]) == IRoundManager.SlashState.Confirmed, "confirmed");
+        uint256 i = _index(parts[6]);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IRoundManager.SlashNotDisputable.selector, id, parts[6], IRoundManager.SlashState.Confirmed
             )
         );
-        rm.disputeSlash(id, MIN_DEPOSIT, 0);
+        _tryDispute(parts[6], i, MIN_DEPOSIT);
         _accounting();
     }
 
@@ -257,8 +293,10 @@ contract DisputesTest is Fixture {
     function testFuzz_disputeDeposit(uint256 deposit, bool uphold, uint256 comp) public {
         deposit = bound(deposit, MIN_DEPOSIT, 5_000e18);
         comp = bound(comp, 0, 10_000e18);
+        IRoundManager.SlashEntry[] memory e = entries;
+        uint256 i = _index(parts[5]);
         vm.prank(parts[5]);
-        uint256 d = rm.disputeSlash(id, deposit, 0);
+        uint256 d = rm.disputeSlash(id, e, i, deposit, 0);
         vm.prank(arbiter);
         rm.resolveDispute(d, uphold, comp);
         _accounting();

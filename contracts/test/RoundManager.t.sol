@@ -324,10 +324,10 @@ contract RoundManagerTest is Fixture {
         _finalize(id, p, s);
         assertEq(sm.slashableStake(parts[2]), 750e18, "stake reduced");
         assertEq(sm.totalLocked(), 250e18, "locked");
-        IRoundManager.SlashRecord memory rec = rm.getSlash(id, parts[2]);
-        assertEq(rec.amount, 250e18, "record");
-        assertEq(rec.reason, P.REASON_BYZANTINE, "reason");
-        assertTrue(rec.state == IRoundManager.SlashState.Locked, "locked");
+        assertTrue(rm.slashState(id, parts[2]) == IRoundManager.SlashState.None, "undisputed");
+        uint256[] memory amounts = new uint256[](1);
+        amounts[0] = 250e18;
+        assertEq(rm.getRound(id).slashesHash, slashesHashOf(entriesOf(s, amounts)), "slashes hash");
         assertEq(rm.getRound(id).slashedTotal, 250e18, "round total");
         _accounting();
     }
@@ -492,8 +492,32 @@ contract RoundManagerTest is Fixture {
         s[0] = evidence(1, id, p, 100);
         s[1] = s[0];
         vm.prank(coordinator);
-        vm.expectRevert(abi.encodeWithSelector(IRoundManager.DuplicateSlash.selector, parts[1]));
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.SlashesNotSorted.selector, parts[1]));
         rm.finalizeRound(id, p, 0, 0, 0, s);
+    }
+
+    function test_finalizeRound_revertsUnsorted() public {
+        (uint256 id, IRoundManager.RoundParams memory p) = openWith(BUDGET);
+        IRoundManager.SlashEvidence[] memory s = new IRoundManager.SlashEvidence[](2);
+        s[0] = evidence(1, id, p, 100);
+        s[1] = evidence(2, id, p, 100);
+        sortEvidence(s);
+        (s[0], s[1]) = (s[1], s[0]);
+        vm.prank(coordinator);
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.SlashesNotSorted.selector, s[1].participant));
+        rm.finalizeRound(id, p, 0, 0, 0, s);
+    }
+
+    function test_finalizeRound_multipleSlashesSorted() public {
+        (uint256 id, IRoundManager.RoundParams memory p) = openWith(BUDGET);
+        IRoundManager.SlashEvidence[] memory s = new IRoundManager.SlashEvidence[](3);
+        s[0] = evidence(1, id, p, 100);
+        s[1] = evidence(2, id, p, 200);
+        s[2] = evidence(3, id, p, 300);
+        sortEvidence(s);
+        _finalize(id, p, s);
+        assertEq(rm.getRound(id).slashedTotal, 60e18, "10 + 20 + 30");
+        _accounting();
     }
 
     function test_finalizeRound_worksWhenPaused() public {
@@ -724,6 +748,6 @@ contract RoundManagerTest is Fixture {
         });
         vm.prank(coordinator);
         rm.finalizeRound(id_, p, 0, 0, 0, s); // unstaked signer: a zero slash, but the evidence verifies
-        assertTrue(rm.getSlash(id_, who).state == IRoundManager.SlashState.Locked, "recorded");
+        assertTrue(rm.getRound(id_).slashesHash != bytes32(0), "recorded");
     }
 }

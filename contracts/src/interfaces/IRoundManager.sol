@@ -15,10 +15,10 @@ interface IRoundManager is IRoundTiming {
         Expired
     }
 
-    /// @notice State of one (round, participant) slash. `Confirmed`: its dispute was rejected (final).
+    /// @notice Dispute state of one (round, participant) slash. `None`: undisputed (the slash stands);
+    ///         `Confirmed`: its dispute was rejected (final); `Reverted`: upheld, stake returned.
     enum SlashState {
         None,
-        Locked,
         Disputed,
         Reverted,
         Confirmed
@@ -79,6 +79,7 @@ interface IRoundManager is IRoundTiming {
         uint128 claimed;
         bytes32 resultsRoot;
         bytes32 aggregateHash;
+        bytes32 slashesHash;
     }
 
     /// @notice One slash in finalizeRound, with its evidence.
@@ -99,11 +100,12 @@ interface IRoundManager is IRoundTiming {
         bytes32[] proof;
     }
 
-    /// @notice Stored (round, participant) slash.
-    struct SlashRecord {
+    /// @notice One applied slash as emitted in ParticipantSlashed (in finalize order). The round stores only
+    ///         slashesHash = fold(h0 = 0, h_i = keccak256(abi.encode(h_{i-1}, participant, uint256 amount, uint8 reason))).
+    struct SlashEntry {
+        address participant;
         uint96 amount;
         uint8 reason;
-        SlashState state;
     }
 
     /// @notice Stored dispute.
@@ -114,6 +116,7 @@ interface IRoundManager is IRoundTiming {
         DisputeStatus status;
         address participant;
         uint96 deposit;
+        uint96 slashAmount;
     }
 
     // ---- events ----
@@ -218,8 +221,12 @@ interface IRoundManager is IRoundTiming {
     error InvalidCommitmentSignature(address participant);
     /// @notice Participant not proven to be in the round's participant set.
     error NotSelected(address participant);
-    /// @notice Participant slashed twice in one round.
-    error DuplicateSlash(address participant);
+    /// @notice Slashes must be sorted by strictly ascending participant address (no duplicates).
+    error SlashesNotSorted(address participant);
+    /// @notice The slash list given to disputeSlash does not hash to the round's slashesHash.
+    error SlashListMismatch();
+    /// @notice The slash entry at `index` is not the caller's.
+    error NotSlashedParticipant(address caller, address participant);
     /// @notice Dispute after the challenge window.
     error ChallengeWindowClosed(uint256 deadline);
     /// @notice Settle before the challenge window ended.
@@ -228,7 +235,7 @@ interface IRoundManager is IRoundTiming {
     error DisputesPending(uint256 openDisputes);
     /// @notice Too many simultaneously open disputes on one round.
     error TooManyDisputes();
-    /// @notice The slash is not in a disputable state (none, already disputed or reverted).
+    /// @notice The slash was already disputed.
     error SlashNotDisputable(uint256 roundId, address participant, SlashState state);
     /// @notice Dispute deposit below the minimum.
     error DepositTooLow(uint256 deposit, uint256 minDeposit);
@@ -256,7 +263,8 @@ interface IRoundManager is IRoundTiming {
     function openRound(RoundParams calldata params, uint32 participantCount, uint96 rewardBudget, uint40 finalizeDeadline)
         external
         returns (uint256 roundId);
-    /// @notice Finalize once (round coordinator, before the deadline): results root, declared total rewards, evidenced slashes.
+    /// @notice Finalize once (round coordinator, before the deadline): results root, declared total rewards, evidenced
+    ///         slashes (sorted by ascending participant address).
     function finalizeRound(
         uint256 roundId,
         RoundParams calldata params,
@@ -281,7 +289,15 @@ interface IRoundManager is IRoundTiming {
 
     // ---- disputes ----
     /// @notice The slashed participant disputes its slash within the challenge window, with a deposit.
-    function disputeSlash(uint256 roundId, uint256 deposit, bytes32 evidenceHash) external returns (uint256 disputeId);
+    /// @param slashes The round's full slash list in finalize order (from its ParticipantSlashed events).
+    /// @param index Position of the caller's entry in `slashes`.
+    function disputeSlash(
+        uint256 roundId,
+        SlashEntry[] calldata slashes,
+        uint256 index,
+        uint256 deposit,
+        bytes32 evidenceHash
+    ) external returns (uint256 disputeId);
     /// @notice Anyone disputes a round's result within the challenge window, with a deposit.
     function disputeResult(uint256 roundId, uint256 deposit, bytes32 evidenceHash) external returns (uint256 disputeId);
     /// @notice Arbiter resolves a dispute: uphold (revert slash / void result, pay up to `compensation` from the bond, return deposit) or reject (deposit to the pool).
@@ -310,8 +326,8 @@ interface IRoundManager is IRoundTiming {
     function totalDisputeDeposits() external view returns (uint256);
     /// @notice `coordinator`'s bond and number of unsettled rounds.
     function coordinatorInfo(address coordinator) external view returns (uint256 bond, uint256 openRounds);
-    /// @notice (round, participant) slash record.
-    function getSlash(uint256 roundId, address participant) external view returns (SlashRecord memory);
+    /// @notice Dispute state of (round, participant)'s slash.
+    function slashState(uint256 roundId, address participant) external view returns (SlashState);
     /// @notice Dispute by id (ids start at 1).
     function getDispute(uint256 disputeId) external view returns (Dispute memory);
     /// @notice Number of disputes opened.

@@ -32,6 +32,9 @@ contract Handler {
     uint256[] internal openIds; // opened, not yet finalized/expired
     uint256[] internal pendingIds; // finalized, not yet settled
     uint256[] internal settledIds;
+    mapping(uint256 roundId => IRoundManager.SlashEntry[]) internal roundEntries;
+    mapping(uint256 roundId => mapping(address => uint256)) internal expectedSlash;
+    uint256[] internal sortedIdx; // actor indices by ascending address
     mapping(uint256 roundId => mapping(address => uint256)) public ghostClaims;
 
     uint256 public ghostDoubleClaims;
@@ -54,6 +57,12 @@ contract Handler {
         for (uint256 i; i < pks_.length; ++i) {
             pks.push(pks_[i]);
             actors.push(vm.addr(pks_[i]));
+            sortedIdx.push(i);
+        }
+        for (uint256 i = 1; i < sortedIdx.length; ++i) {
+            for (uint256 j = i; j > 0 && actors[sortedIdx[j - 1]] > actors[sortedIdx[j]]; --j) {
+                (sortedIdx[j - 1], sortedIdx[j]) = (sortedIdx[j], sortedIdx[j - 1]);
+            }
         }
     }
 
@@ -168,6 +177,13 @@ contract Handler {
         }
         (uint256 total, bytes32 root) = _buildRewards(id, r.rewardBudget, rewardSeed);
         IRoundManager.SlashEvidence[] memory s = _buildSlashes(id, slashMask, bpsSeed);
+        for (uint256 i; i < s.length; ++i) {
+            uint256 amount = sm.slashableStake(s[i].participant) * s[i].slashBps / 10_000;
+            expectedSlash[id][s[i].participant] = amount;
+            roundEntries[id].push(
+                IRoundManager.SlashEntry({participant: s[i].participant, amount: uint96(amount), reason: s[i].reason})
+            );
+        }
         uint256 n = actors.length;
         uint256[] memory stakeBefore = new uint256[](n);
         uint256[] memory unbondingBefore = new uint256[](n);
@@ -179,6 +195,12 @@ contract Handler {
         vm.prank(coordinator);
         rm.finalizeRound(id, p, keccak256(abi.encode("agg", id)), root, uint128(total), s);
         _checkSlashes(id, stakeBefore, unbondingBefore);
+        bytes32 h;
+        IRoundManager.SlashEntry[] storage es = roundEntries[id];
+        for (uint256 i; i < es.length; ++i) {
+            h = keccak256(abi.encode(h, es[i].participant, uint256(es[i].amount), es[i].reason));
+        }
+        if (h != rm.getRound(id).slashesHash) ++ghostSlashAboveStake;
         fingerprintAtFinalize[id] = fingerprint(id);
         finalizedRounds.push(id);
         _remove(openIds, idx);
@@ -218,7 +240,8 @@ contract Handler {
         }
         uint16 maxBps = rm.config().maxSlashBps;
         uint256 j;
-        for (uint256 i; i < n; ++i) {
+        for (uint256 t; t < n; ++t) {
+            uint256 i = sortedIdx[t];
             if ((mask >> i) & 1 == 0) continue;
             s[j++] = _evidence(id, i, bpsSeed, maxBps, pleaves);
         }
@@ -245,7 +268,7 @@ contract Handler {
 
     function _checkSlashes(uint256 id, uint256[] memory stakeBefore, uint256[] memory unbondingBefore) internal {
         for (uint256 i; i < actors.length; ++i) {
-            uint256 slashed = rm.getSlash(id, actors[i]).amount;
+            uint256 slashed = expectedSlash[id][actors[i]];
             if (slashed > stakeBefore[i]) {
                 ++ghostSlashAboveStake;
                 continue;
@@ -289,17 +312,12 @@ contract Handler {
     function disputeSlash(uint256 roundSeed, uint256 actorSeed) external {
         (uint256 id,) = _pick(pendingIds, roundSeed);
         if (id == 0) return;
-        address a = actors[actorSeed % actors.length];
-        for (uint256 k; k < actors.length && actorSeed % 4 != 0; ++k) {
-            address c = actors[(actorSeed + k) % actors.length];
-            if (rm.getSlash(id, c).state == IRoundManager.SlashState.Locked) {
-                a = c;
-                break;
-            }
-        }
+        IRoundManager.SlashEntry[] memory e = roundEntries[id];
+        uint256 index = e.length == 0 ? 0 : actorSeed % e.length;
+        address a = e.length == 0 ? actors[actorSeed % actors.length] : e[index].participant;
         uint256 dep = rm.config().minDisputeDeposit;
         vm.prank(a);
-        rm.disputeSlash(id, dep, keccak256("e"));
+        rm.disputeSlash(id, e, index, dep, keccak256("e"));
         ++calls;
     }
 

@@ -189,6 +189,38 @@ abstract contract Fixture is Test {
         });
     }
 
+    /// @dev Sort evidence by ascending participant address (finalizeRound requires it).
+    function sortEvidence(IRoundManager.SlashEvidence[] memory s) internal pure {
+        for (uint256 i = 1; i < s.length; ++i) {
+            IRoundManager.SlashEvidence memory x = s[i];
+            uint256 j = i;
+            while (j > 0 && s[j - 1].participant > x.participant) {
+                s[j] = s[j - 1];
+                --j;
+            }
+            s[j] = x;
+        }
+    }
+
+    /// @dev The SlashEntry list a dispute must present, given sorted evidence and the locked amounts.
+    function entriesOf(IRoundManager.SlashEvidence[] memory s, uint256[] memory amounts)
+        internal
+        pure
+        returns (IRoundManager.SlashEntry[] memory e)
+    {
+        e = new IRoundManager.SlashEntry[](s.length);
+        for (uint256 i; i < s.length; ++i) {
+            e[i] = IRoundManager.SlashEntry({participant: s[i].participant, amount: uint96(amounts[i]), reason: s[i].reason});
+        }
+    }
+
+    /// @dev slashesHash fold of docs/protocol.md.
+    function slashesHashOf(IRoundManager.SlashEntry[] memory e) internal pure returns (bytes32 h) {
+        for (uint256 i; i < e.length; ++i) {
+            h = keccak256(abi.encode(h, e[i].participant, uint256(e[i].amount), e[i].reason));
+        }
+    }
+
     function noSlashes() internal pure returns (IRoundManager.SlashEvidence[] memory) {
         return new IRoundManager.SlashEvidence[](0);
     }
