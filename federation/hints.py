@@ -40,6 +40,10 @@ HINTS: dict[str, str] = {
     "FaucetCooldown": "the faucet drips once per cooldown per address; wait until availableAt",
     "FaucetDisabled": "this token has no faucet; get tokens from its issuer",
     "RoundVoided": "an upheld dispute voided this round's result: it pays no rewards",
+    "SlashesNotSorted": "slashes must be sorted by participant address, each at most once",
+    "SlashListMismatch": "the slash list does not match the round's (rebuild it from its events)",
+    "NotSlashedParticipant": "only the slashed participant may dispute its slash",
+    "SlashNotDisputable": "this slash was already disputed",
     "ClaimExceedsTotal": "the results tree pays more than the round's declared total",
 }
 

@@ -19,10 +19,13 @@ class RoundStatus(IntEnum):
 
 
 class SlashState(IntEnum):
+    """A participant's slash in a round: none, standing undisputed, or its dispute's outcome."""
+
     NONE = 0
     LOCKED = 1
     DISPUTED = 2
     REVERTED = 3
+    CONFIRMED = 4
 
 
 class DisputeKind(IntEnum):
@@ -127,6 +130,7 @@ class RoundInfo:
     claimed: int
     results_root: bytes
     aggregate_hash: bytes
+    slashes_hash: bytes = b"\x00" * 32
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ class DisputeInfo:
     status: DisputeStatus
     participant: str
     deposit: int
+    slash_amount: int = 0
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from federation.types import (
     RewardEntry,
     RoundResults,
     RoundStatus,
+    SlashRecord,
     SlashState,
     StakeInfo,
 )
@@ -124,35 +125,52 @@ def test_anyone_may_claim_for_a_participant(env: Env) -> None:
     assert ps[0].token_balance() == before + 7 * TOKEN
 
 
-def test_slash_dispute_upheld_and_result_dispute_rejected(env: Env) -> None:
+def test_slash_disputes_upheld_and_rejected_and_result_dispute(env: Env) -> None:
     a, ps = env.admin, env.participants
-    rid = open_round(env, ps[:2])
-    tree = a.participants_tree(rid, [p.address for p in ps[:2]])
-    c = Commitment(rid, ps[1].address, GLOBAL_MODEL, update_of(1), 10)
-    ev = a.slash_evidence(
-        c,
-        ps[1].sign_commitment(c),
-        reason=SlashReason.BYZANTINE,
-        slash_bps=1_000,
-        participants=tree,
-    )
+    members = ps[:4]
+    rid = open_round(env, members)
+    tree = a.participants_tree(rid, [p.address for p in members])
+    evidence = []
+    for i in (1, 2, 3):
+        c = Commitment(rid, members[i].address, GLOBAL_MODEL, update_of(i), 10)
+        evidence.append(
+            a.slash_evidence(
+                c,
+                members[i].sign_commitment(c),
+                reason=SlashReason.BYZANTINE,
+                slash_bps=1_000,
+                participants=tree,
+            )
+        )
+    evidence.sort(key=lambda e: int(e.participant, 16), reverse=True)  # the ledger re-sorts
     results = RoundResults.build(rid, [RewardEntry(ps[0].address, update_of(0), 1, TOKEN)])
-    a.finalize_round(rid, aggregate_hash=AGGREGATE, results=results, slashes=[ev])
+    a.finalize_round(rid, aggregate_hash=AGGREGATE, results=results, slashes=evidence)
+    for p in members[1:]:
+        assert a.get_slash(rid, p.address) == SlashRecord(STAKE // 10, 3, SlashState.LOCKED)
+    assert a.get_slash(rid, ps[0].address).state == SlashState.NONE
     deposit = a.round_config().min_dispute_deposit
-    d1 = ps[1].dispute_slash(rid, deposit).value
-    d2 = ps[0].dispute_result(rid, deposit).value
-    assert a.get_dispute(d1).status == DisputeStatus.OPEN
+    upheld = members[1].dispute_slash(rid, deposit).value
+    rejected = members[2].dispute_slash(rid, deposit).value
+    on_result = ps[0].dispute_result(rid, deposit).value
+    assert a.get_dispute(upheld).status == DisputeStatus.OPEN
+    assert a.get_slash(rid, members[1].address).state == SlashState.DISPUTED
+    with pytest.raises(a.errors.SlashNotDisputable, match="already disputed"):
+        members[1].dispute_slash(rid, deposit)
     a.advance_time(a.round_config().challenge_window + 1)
     with pytest.raises(a.errors.DisputesPending):
         a.settle_round(rid)
-    a.resolve_dispute(d1, uphold=True, compensation=TOKEN)
-    assert a.resolve_dispute(d1, uphold=True).already_applied
-    a.resolve_dispute(d2, uphold=False)
-    assert a.get_dispute(d1).status == DisputeStatus.UPHELD
-    assert a.get_dispute(d2).status == DisputeStatus.REJECTED
-    assert a.get_slash(rid, ps[1].address).state == SlashState.REVERTED
+    a.resolve_dispute(upheld, uphold=True, compensation=TOKEN)
+    assert a.resolve_dispute(upheld, uphold=True).already_applied
+    a.resolve_dispute(rejected, uphold=False)
+    a.resolve_dispute(on_result, uphold=False)
+    assert a.get_dispute(upheld).status == DisputeStatus.UPHELD
+    assert a.get_dispute(rejected).status == DisputeStatus.REJECTED
+    assert a.get_slash(rid, members[1].address).state == SlashState.REVERTED
+    assert a.get_slash(rid, members[2].address).state == SlashState.CONFIRMED
     a.settle_round(rid)
-    assert a.stake_of(ps[1].address).active == STAKE
+    assert a.stake_of(members[1].address).active == STAKE
+    assert a.stake_of(members[2].address).slashable == STAKE - STAKE // 10
+    assert a.stake_of(members[3].address).slashable == STAKE - STAKE // 10
 
 
 def test_expire_round_returns_budget(env: Env) -> None:

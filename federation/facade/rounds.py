@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from eth_utils import to_checksum_address
 
+from federation.contract import BoundContract
 from federation.errors import (
     ContractRevert,
     PreconditionError,
@@ -125,6 +127,7 @@ class RoundsMixin(LedgerBase):
             claimed=int(r[11]),
             results_root=bytes(r[12]),
             aggregate_hash=bytes(r[13]),
+            slashes_hash=bytes(r[14]) if len(r) > 14 else b"\x00" * 32,
         )
 
     def round_count(self) -> int:
@@ -167,7 +170,7 @@ class RoundsMixin(LedgerBase):
                 aggregate_hash,
                 results_root,
                 total_rewards,
-                [s.as_tuple() for s in slashes],
+                [s.as_tuple() for s in _sorted_slashes(slashes)],
             )
         except ContractRevert as exc:
             if exc.error_name == "InvalidRoundStatus" and self._finalized_as(
@@ -292,18 +295,55 @@ class RoundsMixin(LedgerBase):
             proof=tuple(participants.proof(leaf)),
         )
 
+    def _round_slashes(self, round_id: int) -> list[tuple[str, int, int]]:
+        """(participant, amount, reason) of a round's slashes, in finalize order (events)."""
+        return [
+            (
+                to_checksum_address(r.args["participant"]),
+                int(r.args["amount"]),
+                int(r.args["reason"]),
+            )
+            for r in iter_events(
+                self.round_manager,
+                "ParticipantSlashed",
+                self.deployment.deploy_block,
+                filters={"roundId": round_id},
+            )
+        ]
+
     def get_slash(self, round_id: int, participant: str) -> SlashRecord:
-        amount, reason, state = self.round_manager.call("getSlash", round_id, participant)
-        return SlashRecord(int(amount), int(reason), SlashState(int(state)))
+        """Amount, reason and dispute state of a participant's slash in a round.
+
+        Works with both RoundManager layouts: a stored slash record (``getSlash``) or only a
+        hash of the slash list on-chain (``slashState`` + the ParticipantSlashed events).
+        """
+        who = to_checksum_address(participant)
+        if self.round_manager.has_function("getSlash"):
+            amount, reason, state = self.round_manager.call("getSlash", round_id, who)
+            return SlashRecord(int(amount), int(reason), SlashState(int(state)))
+        mine = [(a, r) for p, a, r in self._round_slashes(round_id) if p == who]
+        if not mine:
+            return SlashRecord(0, 0, SlashState.NONE)
+        raw = int(self.round_manager.call("slashState", round_id, who))
+        state = SlashState.LOCKED if raw == 0 else SlashState(raw + 1)
+        return SlashRecord(mine[0][0], mine[0][1], state)
 
     # -- disputes -------------------------------------------------------------------------
     def dispute_slash(
         self, round_id: int, deposit: int, evidence_hash: bytes = b"\x00" * 32
     ) -> TxResult:
         self._pay(self.round_manager, deposit, "dispute deposit")
-        receipt = self.round_manager.send(
-            self._me(), "disputeSlash", round_id, deposit, evidence_hash
-        )
+        if _input_count(self.round_manager, "disputeSlash") == 3:
+            args: tuple[Any, ...] = (round_id, deposit, evidence_hash)
+        else:  # the contract stores only a hash of the slash list: send the list + our index
+            entries = self._round_slashes(round_id)
+            index = next((i for i, (p, _, _) in enumerate(entries) if p == self.address), None)
+            if index is None:
+                raise PreconditionError(
+                    f"{self.address} was not slashed in round {round_id}: nothing to dispute"
+                )
+            args = (round_id, [list(e) for e in entries], index, deposit, evidence_hash)
+        receipt = self.round_manager.send(self._me(), "disputeSlash", *args)
         ev = self.round_manager.events_in(receipt, "DisputeOpened")
         return TxResult(receipt, value=int(ev[0]["disputeId"]))
 
@@ -334,4 +374,17 @@ class RoundsMixin(LedgerBase):
             status=DisputeStatus(int(d[3])),
             participant=to_checksum_address(d[4]),
             deposit=int(d[5]),
+            slash_amount=int(d[6]) if len(d) > 6 else 0,
         )
+
+
+def _sorted_slashes(slashes: Sequence[SlashEvidence]) -> list[SlashEvidence]:
+    """Ascending participant address: the order the contract requires (no duplicates)."""
+    return sorted(slashes, key=lambda e: int(e.participant, 16))
+
+
+def _input_count(contract: BoundContract, fn: str) -> int:
+    for entry in contract.abi:
+        if entry.get("type") == "function" and entry.get("name") == fn:
+            return len(entry.get("inputs", []))
+    return 0
