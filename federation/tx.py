@@ -247,6 +247,7 @@ class TxSender:
             gas = min(gas, block_limit, max(estimate, 16_777_216))
         fees = self.fee_fields()
         self._check_eth(sender, gas, fees, value)
+        tx_hash = ""
         with self.nonces.lock(sender):
             for attempt in range(2):
                 nonce = self.nonces.reserve(sender)
