@@ -90,7 +90,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         c.bond += a;
         $.totalBonds += a;
         emit BondPosted(msg.sender, amount, c.bond);
-        $.token.pullExact(msg.sender, amount);
+        $.token.pullExact(amount);
     }
 
     /// @inheritdoc IRoundManager
@@ -112,7 +112,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         RoundManagerStorage storage $ = _s();
         $.rewardPool += amount.toUint128();
         emit RewardPoolFunded(msg.sender, amount, $.rewardPool);
-        $.token.pullExact(msg.sender, amount);
+        $.token.pullExact(amount);
     }
 
     // ---------------------------------------------------------------- rounds
@@ -178,7 +178,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         if (totalRewards > r.rewardBudget) revert RewardsExceedBudget(totalRewards, r.rewardBudget);
 
         uint256 n = slashes.length;
-        uint96 slashedTotal;
+        uint96 slashedTotal = 0;
         if (n != 0) {
             if (n > r.participantCount) revert TooManySlashes(n, r.participantCount);
             bytes32 slashesHash;
@@ -241,6 +241,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         bytes32 digest = _hashTypedDataV4(
             P.commitmentStructHash(roundId, e.participant, params.globalModelHash, e.updateHash, e.numExamples)
         );
+        // The third return value (the error argument) only details a failure that is rejected anyway.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, e.signature);
         if (err != ECDSA.RecoverError.NoError || signer != e.participant || signer == address(0)) {
             revert InvalidCommitmentSignature(e.participant);
@@ -381,7 +383,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         });
         $.totalDisputeDeposits += uint128(deposit);
         emit DisputeOpened(disputeId, roundId, msg.sender, kind, participant, deposit, evidenceHash);
-        $.token.pullExact(msg.sender, deposit);
+        $.token.pullExact(deposit);
     }
 
     /// @inheritdoc IRoundManager

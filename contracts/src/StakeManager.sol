@@ -88,7 +88,7 @@ contract StakeManager is FedstakeBase, IStakeManager {
         info.active = newActive.toUint128();
         $.totalStaked += amount.toUint128();
         emit Staked(msg.sender, amount, newActive);
-        $.token.pullExact(msg.sender, amount);
+        $.token.pullExact(amount);
     }
 
     /// @inheritdoc IStakeManager

@@ -12,10 +12,10 @@ library ExactTransfer {
     /// @notice The token delivered `received` instead of `expected`.
     error TokenTransferShortfall(uint256 expected, uint256 received);
 
-    /// @notice transferFrom `from` to this contract, reverting unless exactly `amount` arrived.
-    function pullExact(IERC20 token, address from, uint256 amount) internal {
+    /// @notice transferFrom the caller (`msg.sender`) to this contract, reverting unless exactly `amount` arrived.
+    function pullExact(IERC20 token, uint256 amount) internal {
         uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(from, address(this), amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = token.balanceOf(address(this)) - before;
         if (received != amount) revert TokenTransferShortfall(amount, received);
     }
