@@ -146,6 +146,28 @@ contract DisputesTest is Fixture {
         rm.disputeResult(99, MIN_DEPOSIT, 0);
     }
 
+    function test_dispute_revertsTooManyOpen() public {
+        // force openDisputes to its uint16 maximum (slot 1 of the Round struct, bits 120..135)
+        bytes32 base = 0xb36ab3e64ab863cdc57717323a4513aeddb5e0ad741e7eb17fff01565f38d900;
+        bytes32 slot1 = bytes32(uint256(keccak256(abi.encode(id, uint256(base) + 8))) + 1);
+        uint256 word = uint256(vm.load(address(rm), slot1));
+        vm.store(address(rm), slot1, bytes32(word | (uint256(type(uint16).max) << 120)));
+        assertEq(rm.getRound(id).openDisputes, type(uint16).max, "slot layout");
+        token.transfer(stranger, MIN_DEPOSIT);
+        vm.startPrank(stranger);
+        token.approve(address(rm), type(uint256).max);
+        vm.expectRevert(IRoundManager.TooManyDisputes.selector);
+        rm.disputeResult(id, MIN_DEPOSIT, 0);
+        vm.stopPrank();
+    }
+
+    function test_disputeResult_revertsAfterWindow() public {
+        uint256 d = rm.getRound(id).challengeDeadline;
+        vm.warp(d + 1);
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.ChallengeWindowClosed.selector, d));
+        rm.disputeResult(id, MIN_DEPOSIT, 0);
+    }
+
     function test_settle_waitsForDisputes() public {
         _disputeSlash(5);
         vm.warp(block.timestamp + WINDOW + 1);

@@ -350,6 +350,21 @@ contract StakeManagerTest is Fixture {
         sm.setRoundManager(address(rm));
     }
 
+    function test_setRoundManager_revertsDelayTooShort() public {
+        // a fresh StakeManager whose delay does not exceed the RoundManager's round + window
+        address impl = address(new StakeManager());
+        StakeManager s2 = StakeManager(
+            address(
+                new ERC1967Proxy(
+                    impl, abi.encodeCall(StakeManager.initialize, (admin, 0, IERC20(address(token)), 1, 10 days))
+                )
+            )
+        );
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IStakeManager.UnbondingDelayTooShort.selector, 10 days, 10 days + 1));
+        s2.setRoundManager(address(rm));
+    }
+
     function test_setRoundManager_emits() public {
         vm.prank(admin);
         vm.expectEmit(true, false, false, false, address(sm));

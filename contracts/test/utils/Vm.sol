@@ -20,6 +20,7 @@ interface Vm {
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
     function load(address target, bytes32 slot) external view returns (bytes32 data);
+    function store(address target, bytes32 slot, bytes32 value) external;
     function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
     function snapshotState() external returns (uint256 snapshotId);
     function revertToState(uint256 snapshotId) external returns (bool success);
