@@ -196,7 +196,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         emit RoundFinalized(roundId, aggregateHash, resultsRoot, totalRewards, slashedTotal, n, challengeDeadline);
     }
 
-    /// @dev Verify each slash's evidence, lock the stakes in one StakeManager call, record per (round, participant).
+    /// @dev Verify each slash's evidence (sorted, signed, selected), lock the stakes in one StakeManager call and
+    ///      fold the applied (participant, amount, reason) list into slashesHash.
     function _lockSlashes(
         RoundManagerStorage storage $,
         uint256 roundId,
