@@ -31,9 +31,10 @@ MODE_BULYAN = 2
 
 
 #: below this much work a kernel runs on the calling thread only: waking the worker
-#: pool costs 0.05-1 ms, far more than the work (the result does not depend on it:
-#: the column partition is fixed and independent of the thread count)
-SERIAL_BELOW = 1 << 17
+#: pool costs 0.05-1 ms (much more on a loaded machine), more than ~1M elements of
+#: work.  The result does not depend on it: the column partition is fixed and
+#: independent of the thread count.
+SERIAL_BELOW = 1 << 20
 
 
 def _run(kernel: Any, work: int, *args: Any) -> None:
@@ -259,7 +260,7 @@ def _pair_sq_dists_jit(X: np.ndarray, pi: np.ndarray, pj: np.ndarray, out: np.nd
         out[k] = acc
 
 
-GRAM_TILE = 1024  # columns per tile in the Gram kernel (2 x 4 register blocks)
+GRAM_TILE = 1024  # columns per tile in the Gram kernel (4 x 4 register blocks)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
@@ -268,7 +269,7 @@ def _gram_parts_jit(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None
 
     Per tile of GRAM_TILE columns: subtract the column mean (accumulated in float64 and
     rounded to the work dtype ``proto.dtype`` -- the subtraction is then exact for nearby
-    values), then 2 x 4 register-blocked dot products in the work dtype over the tile
+    values), then 4 x 4 register-blocked dot products in the work dtype over the tile
     (at most GRAM_TILE/16 terms per SIMD lane) added into float64.  NaN/inf in X
     propagate into the diagonal, which is how callers detect them cheaply.
     parts: (nblk, npad, npad) float64, npad = n rounded up to a multiple of 4; only the
@@ -302,11 +303,13 @@ def _gram_parts_jit(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None
                     br[c] = proto.dtype.type(xr[c]) - proto.dtype.type(mus[c])
                 for c in range(w, GRAM_TILE):
                     br[c] = 0.0
-            for bi in range(0, npad, 2):
-                r0 = buf[bi]
+            for bi in range(0, npad, 4):
+                r0 = buf[bi + 0]
                 r1 = buf[bi + 1]
-                for bj in range((bi // 4) * 4, npad, 4):
-                    s0 = buf[bj]
+                r2 = buf[bi + 2]
+                r3 = buf[bi + 3]
+                for bj in range(bi, npad, 4):
+                    s0 = buf[bj + 0]
                     s1 = buf[bj + 1]
                     s2 = buf[bj + 2]
                     s3 = buf[bj + 3]
@@ -319,9 +322,19 @@ def _gram_parts_jit(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None
                     a11 = z
                     a12 = z
                     a13 = z
+                    a20 = z
+                    a21 = z
+                    a22 = z
+                    a23 = z
+                    a30 = z
+                    a31 = z
+                    a32 = z
+                    a33 = z
                     for c in range(GRAM_TILE):
                         x0 = r0[c]
                         x1 = r1[c]
+                        x2 = r2[c]
+                        x3 = r3[c]
                         y0 = s0[c]
                         y1 = s1[c]
                         y2 = s2[c]
@@ -334,14 +347,30 @@ def _gram_parts_jit(X: np.ndarray, proto: np.ndarray, parts: np.ndarray) -> None
                         a11 += x1 * y1
                         a12 += x1 * y2
                         a13 += x1 * y3
-                    G[bi, bj] += a00
-                    G[bi, bj + 1] += a01
-                    G[bi, bj + 2] += a02
-                    G[bi, bj + 3] += a03
-                    G[bi + 1, bj] += a10
+                        a20 += x2 * y0
+                        a21 += x2 * y1
+                        a22 += x2 * y2
+                        a23 += x2 * y3
+                        a30 += x3 * y0
+                        a31 += x3 * y1
+                        a32 += x3 * y2
+                        a33 += x3 * y3
+                    G[bi + 0, bj + 0] += a00
+                    G[bi + 0, bj + 1] += a01
+                    G[bi + 0, bj + 2] += a02
+                    G[bi + 0, bj + 3] += a03
+                    G[bi + 1, bj + 0] += a10
                     G[bi + 1, bj + 1] += a11
                     G[bi + 1, bj + 2] += a12
                     G[bi + 1, bj + 3] += a13
+                    G[bi + 2, bj + 0] += a20
+                    G[bi + 2, bj + 1] += a21
+                    G[bi + 2, bj + 2] += a22
+                    G[bi + 2, bj + 3] += a23
+                    G[bi + 3, bj + 0] += a30
+                    G[bi + 3, bj + 1] += a31
+                    G[bi + 3, bj + 2] += a32
+                    G[bi + 3, bj + 3] += a33
         parts[blk] = G
 
 

@@ -30,8 +30,15 @@ import numpy as np
 from strategies import aggregators as agg
 from strategies.distances import pairwise_sq_distances
 
-MARK_START = "<!-- bench:start -->"
-MARK_END = "<!-- bench:end -->"
+#: baselines written for this benchmark (vectorised textbook numpy, stronger than the
+#: libraries); the issue's targets are judged against the *existing* implementations
+WRITTEN_HERE = {
+    "numpy naive (uncentred Gram)",
+    "numpy (iterated Krum, np.sort)",
+    "numpy (Gram + mixing matrix @ X)",
+    "numpy Weiszfeld to tol 1e-7",
+    "numpy (L=3)",
+}
 
 
 # ----------------------------------------------------------------- measurement
@@ -239,9 +246,6 @@ def main_table(n: int, d: int, repeat: int, slow_repeat: int) -> tuple[list[Row]
     records = _records(X)
     legacy = _legacy(X)
     info: dict[str, Any] = {"f": f, "f_bulyan": fb}
-
-    def rows_mean(fn: Callable[[], Any]) -> Any:
-        return fn
 
     cases: list[tuple[str, str, Callable[[], Any], bool, int, str]] = [
         ("mean", "ours", lambda: agg.mean(X), True, repeat, ""),
@@ -587,34 +591,43 @@ def render(rows: list[Row], info: dict[str, Any], n: int, d: int, repeat: int, c
         f"Times: median (and min) of {repeat} runs after a warm-up; extra memory = peak RSS "
         "growth during one call (includes the result).  ",
         "",
-        "| rule | implementation | ms (median) | ms (min) | speed-up vs fastest existing (median) "
-        "| target | extra MiB | × input | note |",
-        "|---|---|---:|---:|---:|---|---:|---:|---|",
+        "| rule | implementation | ms (median) | ms (min) | speed-up vs fastest existing "
+        "| target | vs fastest incl. † | extra MiB | × input | note |",
+        "|---|---|---:|---:|---|---|---|---:|---:|---|",
     ]
     by_rule: dict[str, list[Row]] = {}
     for r in rows:
         by_rule.setdefault(r.rule, []).append(r)
-    summary = []
     for rule, rs in by_rule.items():
-        existing = [r for r in rs if not r.ours]
+        existing = [r for r in rs if not r.ours and r.impl not in WRITTEN_HERE]
+        anyb = [r for r in rs if not r.ours]
         best = min(existing, key=lambda r: r.ms_median) if existing else None
+        best_any = min(anyb, key=lambda r: r.ms_median) if anyb else None
         for r in rs:
+            sp_txt, met, sp_any_txt = "", "", ""
             if r.ours and best is not None:
                 sp = best.ms_median / r.ms_median
+                sp_min = best.ms_min / r.ms_min
+                sp_txt = f"**{sp:.1f}×** ({sp_min:.1f}× by min) vs {best.impl}"
                 tgt = TARGETS.get(rule)
-                met = "" if tgt is None else (f"≥{tgt:.0f}× {'met' if sp >= tgt else 'MISSED'}")
-                spd = f"**{sp:.1f}×** vs {best.impl}"
                 if tgt is not None:
-                    summary.append(
-                        (rule, sp, tgt, sp >= tgt, best.impl, best.ms_median, r.ms_median)
-                    )
-            else:
-                met, spd = "", ""
+                    met = f"≥{tgt:.0f}×: {'met' if sp >= tgt else 'MISSED'}"
+            if r.ours and best_any is not None and best_any is not best:
+                sp_any_txt = f"{best_any.ms_median / r.ms_median:.1f}× vs {best_any.impl}"
             name = f"**{r.impl}**" if r.ours else r.impl
+            if r.impl in WRITTEN_HERE:
+                name += " †"
             out.append(
-                f"| {rule} | {name} | {r.ms_median:.1f} | {r.ms_min:.1f} | {spd} | {met} | "
-                f"{r.extra_mib:.0f} | {r.extra_mib / info['input_mib']:.2f} | {r.note} |"
+                f"| {rule} | {name} | {r.ms_median:.1f} | {r.ms_min:.1f} | {sp_txt} | {met} | "
+                f"{sp_any_txt} | {r.extra_mib:.0f} | {r.extra_mib / info['input_mib']:.2f} | "
+                f"{r.note} |"
             )
+    out += [
+        "",
+        "† baseline written for this benchmark (vectorised numpy, not a library); targets are "
+        "judged against the fastest existing implementation, the 'incl. †' column compares "
+        "with † baselines as well.",
+    ]
     out += [
         "",
         f"Geometric median: converged in {info['geomed_iterations']} Weiszfeld iterations "
@@ -653,13 +666,15 @@ def render(rows: list[Row], info: dict[str, Any], n: int, d: int, repeat: int, c
     return "\n".join(out)
 
 
-def write_markdown(path: Path, body: str) -> None:
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
-    if MARK_START not in text:
-        text += f"\n{MARK_START}\n{MARK_END}\n"
-    pre, rest = text.split(MARK_START, 1)
-    _, post = rest.split(MARK_END, 1)
-    path.write_text(f"{pre}{MARK_START}\n{body}\n{MARK_END}{post}")
+def write_markdown(path: Path, key: str, body: str) -> None:
+    """Replace the block between <!-- bench:KEY:start --> and <!-- bench:KEY:end -->."""
+    start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    pre, rest = text.split(start, 1)
+    _, post = rest.split(end, 1)
+    path.write_text(f"{pre}{start}\n{body}\n{end}{post}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -683,15 +698,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_compile:
         info["compile"] = compile_cost()
     body = "### Main table\n\n" + render(rows, info, args.n, args.d, args.repeat, cmd)
+    print(body)
+    if args.write is not None:
+        write_markdown(args.write, "main", body)
     if args.scaling:
         ns = [int(v) for v in args.scaling_n.split(",")]
         ds = [int(v) for v in args.scaling_d.split(",")]
-        body += "\n\n### Scaling (our rules)\n" + scaling(
+        sbody = f"### Scaling (our rules)\n\nCommand: `{cmd}`\n" + scaling(
             ns, ds, args.n, args.d, max(1, args.repeat // 2)
         )
-    print(body)
-    if args.write is not None:
-        write_markdown(args.write, body)
+        print(sbody)
+        if args.write is not None:
+            write_markdown(args.write, "scaling", sbody)
     return 0
 
 

@@ -6,7 +6,7 @@ model weights share a large common offset, so the three terms are huge and nearl
 
 1. shift every column by its mean (the distances are shift-invariant, and for nearby
    values the float32 subtraction is exact),
-2. form the Gram matrix of the centred tiles with a register-blocked numba kernel:
+2. form the Gram matrix of the centred tiles with a register-blocked (4 x 4) numba kernel:
    float32 products summed over at most 64 terms per SIMD lane, then float64
    (faster than OpenBLAS here for n x n output with n ~ 50 and far fewer float32 sums),
 3. recompute directly in float64 every pair whose distance is small relative to the

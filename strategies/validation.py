@@ -117,15 +117,11 @@ def check_byzantine_count(f: Any, n: int, *, rule: str, need: str, ok: bool) -> 
 
 def check_weights(weights: Any, n: int, *, rule: str) -> np.ndarray:
     """Validate non-negative finite weights with a positive sum; returns float64 (n,)."""
-    w, _ = (
-        _as_numpy(weights)
-        if not isinstance(weights, (list, tuple))
-        else (
-            np.asarray(weights),
-            False,
-        )
-    )
-    w = np.asarray(w, dtype=np.float64).reshape(-1) if w.ndim <= 1 else w
+    raw = weights.detach().cpu().numpy() if _is_torch(weights) else weights
+    try:
+        w = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AggregationError(f"{rule}: weights must be numeric, got {type(weights)}") from exc
     if w.ndim != 1 or w.shape[0] != n:
         raise AggregationError(f"{rule}: weights must have shape ({n},), got {tuple(w.shape)}")
     if not np.all(np.isfinite(w)):

@@ -476,3 +476,14 @@ def test_single_row_inputs() -> None:
     for fn in (agg.mean, agg.median, agg.geometric_median):
         np.testing.assert_allclose(fn(X), X[0])
     np.testing.assert_allclose(agg.trimmed_mean(X, 0), X[0])
+
+
+def test_weights_accept_list_numpy_and_torch() -> None:
+    X = gaussian(17, 5, 4)
+    w = [1.0, 2.0, 3.0, 0.0, 1.0]
+    want = (np.array(w)[:, None] * X).sum(0) / sum(w)
+    np.testing.assert_allclose(agg.mean(X, w), want, rtol=1e-12)
+    np.testing.assert_allclose(agg.mean(X, np.array(w)), want, rtol=1e-12)
+    np.testing.assert_allclose(agg.mean(X, torch.tensor(w)), want, rtol=1e-12)
+    with pytest.raises(AggregationError, match="numeric"):
+        agg.mean(X, ["a"] * 5)
