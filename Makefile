@@ -59,7 +59,7 @@ test-python: setup
 	$(PY) -m pytest -q
 
 gas: setup-contracts
-	cd contracts && forge snapshot
+	cd contracts && forge snapshot --match-contract GasTest
 
 bench-aggregators: setup-python
 	$(PY) -m strategies.bench
