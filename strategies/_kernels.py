@@ -39,7 +39,10 @@ SERIAL_BELOW = 1 << 20
 
 def _run(kernel: Any, work: int, *args: Any) -> None:
     if work >= SERIAL_BELOW:
-        kernel(*args)
+        # dynamic hand-out of the fixed blocks: a descheduled thread (2 busy cores) does
+        # not stall the region; results do not depend on which thread runs a block
+        with nb.parallel_chunksize(1):
+            kernel(*args)
         return
     prev = nb.get_num_threads()
     nb.set_num_threads(1)
