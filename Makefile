@@ -5,19 +5,22 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
+# Slither lives in its own venv: it pins web3<8, which must not decide the runtime's web3.
+SLITHER_VENV := .venv-slither
+SLITHER_VERSION := 0.11.6
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 NODE_BIN := contracts/node_modules/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(NODE_BIN):$(PATH)
 
-.PHONY: help setup setup-python setup-contracts demo test test-contracts test-python \
+.PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
         slither artifacts check-artifacts lint gas bench-aggregators bench-ledger clean
 
 help:
 	@echo "make demo   — set up and run one staked FL round on an in-process chain"
 	@echo "make test   — set up and run every check (forge, slither, artifacts, ruff, pytest)"
 
-setup: setup-python setup-contracts
+setup: setup-python setup-contracts setup-slither
 
 # Python: torch's CPU wheel first (an unpinned torch resolves to a multi-GB CUDA build).
 setup-python: $(VENV)/.stamp-installed
@@ -26,6 +29,12 @@ $(VENV)/.stamp-installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+setup-slither: $(SLITHER_VENV)/.stamp-installed
+$(SLITHER_VENV)/.stamp-installed: Makefile
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install -q 'slither-analyzer==$(SLITHER_VERSION)'
 	touch $@
 
 # Contracts: the pinned npm toolchain (solc-js, forge, anvil, cast, OpenZeppelin).
@@ -42,8 +51,8 @@ test: setup check-artifacts test-contracts slither lint test-python
 test-contracts: setup-contracts
 	cd contracts && forge test
 
-slither: setup
-	cd contracts && slither . --config-file slither.config.json
+slither: setup-contracts setup-slither
+	cd contracts && $(CURDIR)/$(SLITHER_VENV)/bin/slither . --config-file slither.config.json
 
 artifacts: setup
 	$(PY) -m federation.artifacts export

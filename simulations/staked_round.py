@@ -212,7 +212,11 @@ class StakedCoordinator:
         opened = led.open_round(
             addresses, reward_budget=budget, global_model_hash=gmh, config_hash=config_hash
         )
-        assert opened.value == round_id, "round id raced with another coordinator"
+        if opened.value != round_id:
+            raise RuntimeError(
+                f"round id raced with another coordinator (expected {round_id}, got "
+                f"{opened.value}); rebuild the participant tree for round {opened.value}"
+            )
         domain = led.domain
 
         subs = [p.respond(round_id, global_arrays, domain) for p in selected]

@@ -208,7 +208,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         uint16 maxBps = $.config.maxSlashBps;
         address[] memory who = new address[](n);
         uint16[] memory bps = new uint16[](n);
-        address prev;
+        address prev = address(0);
         for (uint256 i; i < n; ++i) {
             SlashEvidence calldata e = slashes[i];
             if (e.participant <= prev) revert SlashesNotSorted(e.participant);
@@ -333,7 +333,7 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager {
         bytes32 evidenceHash
     ) external nonReentrant returns (uint256 disputeId) {
         RoundManagerStorage storage $ = _s();
-        bytes32 h;
+        bytes32 h = bytes32(0);
         for (uint256 i; i < slashes.length; ++i) {
             h = _chainSlash(h, slashes[i].participant, slashes[i].amount, slashes[i].reason);
         }
