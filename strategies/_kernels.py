@@ -152,6 +152,7 @@ def _coordinate_kernel_jit(
         t1 = (blk + 1) * ntiles // nblk
         buf = np.empty((m, TILE), dtype=X.dtype)
         acc = np.empty(TILE, dtype=np.float64)
+        med2 = np.empty(TILE, dtype=np.float64)
         for t in range(t0, t1):
             c0 = t * TILE
             w = min(TILE, d - c0)
@@ -180,22 +181,30 @@ def _coordinate_kernel_jit(
                 for c in range(w):
                     out[c0 + c] = acc[c] * inv
             else:
+                # beta values nearest the median (key (|v - med|, v)) form a sorted window
+                # [s*, s* + beta); sliding from s to s+1 pays iff 2 med - v[s] - v[s+beta]
+                # > 0, which is non-increasing in s, so the window sum is the first window
+                # plus the gains of every slide that pays -- all SIMD over columns.
                 beta = a
+                lo_mid = buf[(m - 1) // 2]
+                hi_mid = buf[m // 2]
                 for c in range(w):
-                    med = (np.float64(buf[(m - 1) // 2, c]) + np.float64(buf[m // 2, c])) * 0.5
-                    lo = (m - 1) // 2
-                    hi = lo + 1
-                    for _ in range(beta):
-                        if hi >= m or (
-                            lo >= 0 and med - np.float64(buf[lo, c]) <= np.float64(buf[hi, c]) - med
-                        ):
-                            lo -= 1
-                        else:
-                            hi += 1
-                    s = 0.0
-                    for r in range(lo + 1, hi):
-                        s += np.float64(buf[r, c])
-                    out[c0 + c] = s / beta
+                    med2[c] = np.float64(lo_mid[c]) + np.float64(hi_mid[c])  # 2 * median
+                acc[:w] = 0.0
+                for r in range(beta):
+                    br = buf[r]
+                    for c in range(w):
+                        acc[c] += br[c]
+                for s0 in range(m - beta):
+                    bl = buf[s0]
+                    bh = buf[s0 + beta]
+                    for c in range(w):
+                        vl = np.float64(bl[c])
+                        vh = np.float64(bh[c])
+                        acc[c] += (vh - vl) if med2[c] - vl - vh > 0.0 else 0.0
+                inv = 1.0 / beta
+                for c in range(w):
+                    out[c0 + c] = acc[c] * inv
 
 
 # ----------------------------------------------------------------- row combos

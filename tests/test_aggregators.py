@@ -487,3 +487,23 @@ def test_weights_accept_list_numpy_and_torch() -> None:
     np.testing.assert_allclose(agg.mean(X, torch.tensor(w)), want, rtol=1e-12)
     with pytest.raises(AggregationError, match="numeric"):
         agg.mean(X, ["a"] * 5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(7, 16), st.integers(1, 8))
+def test_bulyan_coordinate_stage_with_ties(seed: int, n: int, d: int) -> None:
+    """Integer-valued data: many exact ties in distance to the median."""
+    f = (n - 3) // 4
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-3, 4, size=(n, d)).astype(np.float64) + 1e-9 * np.arange(n)[:, None]
+    sel = np.sort(agg._bulyan_select(((X[:, None] - X[None]) ** 2).sum(-1), f, n - 2 * f))
+    S = np.round(X[sel])  # exact ties in the coordinate stage only
+    beta = n - 4 * f
+    ref = np.empty(d)
+    med = np.median(S, axis=0)
+    for c in range(d):
+        order = sorted(range(S.shape[0]), key=lambda r: (abs(S[r, c] - med[c]), S[r, c]))
+        ref[c] = S[order[:beta], c].sum() / beta
+    rows = np.arange(S.shape[0])
+    got = agg._coordinate(S, rows, kern.MODE_BULYAN, beta, 0, tuple(range(S.shape[0])))
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
