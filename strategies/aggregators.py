@@ -54,8 +54,9 @@ __all__ = [
 
 
 def _prepare_gram(updates: Any) -> Prepared:
-    """Validate shape/dtype only: Gram-based rules detect NaN/inf from the Gram diagonal
-    (same error message), which saves a full pass over the data."""
+    """Validate shape/dtype only: Gram-based rules detect NaN/inf from the Gram diagonal,
+    mean/centered clipping from their float64 sums (same error message), which saves a
+    full pass over the data."""
     return prepare(updates, check_finite=False)
 
 
@@ -77,13 +78,22 @@ def _combine(X: np.ndarray, rows: np.ndarray, coef: np.ndarray) -> np.ndarray:
 
 def mean(updates: Any, weights: Any = None) -> Any:
     """(Weighted) arithmetic mean; float64 accumulation. Not robust: the baseline."""
-    p = prepare(updates)
+    p = _prepare_gram(updates)
     if weights is None:
         coef = np.full(p.n, 1.0 / p.n)
     else:
         w = check_weights(weights, p.n, rule="mean")
         coef = w / w.sum()
-    return _finish(_combine(p.array, np.arange(p.n), coef), p)
+    out = _combine(p.array, np.arange(p.n), coef)
+    _raise_if_nonfinite(out, p)
+    return _finish(out, p)
+
+
+def _raise_if_nonfinite(values: np.ndarray, p: Prepared) -> None:
+    """NaN/inf in any row reaches every float64 sum it enters (0 * inf is NaN too), so a
+    finite result proves finite input; only otherwise do we scan for the bad row."""
+    if not np.isfinite(values).all():
+        prepare(p.array)  # raises AggregationError naming the first bad row
 
 
 # --------------------------------------------------------- coordinate-wise rules
@@ -333,7 +343,7 @@ def centered_clipping(updates: Any, center: Any, tau: float, iters: int = 1) -> 
     """Centered clipping (Karimireddy et al. 2021):
     v ← v + (1/n) Σ (x_i − v)·min(1, τ/||x_i − v||), ``iters`` times, v_0 = center
     (the previous aggregate; the rule is stateful across rounds)."""
-    p = prepare(updates)
+    p = _prepare_gram(updates)
     c = prepare(_as_row(center), name="center")
     if c.d != p.d:
         raise AggregationError(f"centered_clipping: center has {c.d} params, updates {p.d}")
@@ -348,6 +358,7 @@ def centered_clipping(updates: Any, center: Any, tau: float, iters: int = 1) -> 
     d2 = np.empty(n, dtype=np.float64)
     for _ in range(int(iters)):
         kern.sq_dist_to_vector(X, v, d2)
+        _raise_if_nonfinite(d2, p)
         norm = np.sqrt(d2)
         scale = np.where(norm > tau, tau / np.where(norm > 0, norm, 1.0), 1.0) / n
         v_new = np.empty(p.d, dtype=np.float64)
