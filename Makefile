@@ -71,7 +71,7 @@ gas: setup-contracts
 	cd contracts && forge snapshot --match-contract GasTest
 
 bench-aggregators: setup-python
-	$(PY) -m strategies.bench
+	$(PY) -m strategies.bench --n 50 --d 1000000 --repeat 9 --paired 7
 
 bench-ledger: setup
 	$(PY) -m federation.bench
