@@ -48,8 +48,8 @@ def outstanding_rewards(ledger: Ledger) -> int:
         r = ledger.get_round(rid)
         if r.status in (RoundStatus.OPEN, RoundStatus.FINALIZED):
             total += r.reward_budget
-        elif r.status == RoundStatus.SETTLED:
-            total += r.total_rewards - r.claimed
+        elif r.status == RoundStatus.SETTLED and not r.result_voided:
+            total += r.total_rewards - r.claimed  # a voided round returned its whole budget
     return total
 
 

@@ -114,14 +114,18 @@ def test_artifact_store_round_trip_and_corruption(tmp_path) -> None:  # type: ig
         store.get(digest)
 
 
-def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Honest, sign-flip, free-rider, NaN and forged participants through one real round."""
+BEHAVIOURS = [Behaviour.HONEST] * 5 + [
+    Behaviour.SIGN_FLIP,
+    Behaviour.NON_FINITE,
+    Behaviour.FORGED_HASH,
+]
+
+
+def _federation(
+    behaviours: list[Behaviour],
+) -> tuple[Ledger, list[SimParticipant], np.ndarray]:
+    """A fresh in-process deployment with staked simulated participants."""
     admin = Ledger.deploy("inprocess://")
-    behaviours = [Behaviour.HONEST] * 5 + [
-        Behaviour.SIGN_FLIP,
-        Behaviour.NON_FINITE,
-        Behaviour.FORGED_HASH,
-    ]
     rng = np.random.default_rng(0)
     target = rng.normal(0, 1, (4, 3)).astype(np.float32)
     people = []
@@ -135,6 +139,12 @@ def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[
         )
     admin.post_bond(500 * TOKEN)
     admin.fund_reward_pool(100 * TOKEN)
+    return admin, people, target
+
+
+def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Honest, sign-flip, free-rider, NaN and forged participants through one real round."""
+    admin, people, target = _federation(BEHAVIOURS)
     coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="median", f=1)
 
     out = coord.run_round(GLOBAL, people, 10 * TOKEN)
@@ -170,3 +180,28 @@ def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[
     acct = check_accounting(admin)
     assert acct.balanced, acct
     assert admin.lineage(out.version_id)[0].round_id == out.round_id
+
+
+def test_voided_round_returns_budget_and_still_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An upheld result dispute voids the round: no claims, budget back, accounting exact."""
+    admin, people, _ = _federation(BEHAVIOURS[:6])
+    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="median", f=1)
+    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    pool_before = admin.pool_info().reward_pool
+    deposit = admin.round_config().min_dispute_deposit
+    challenger = people[0].ledger
+    admin.transfer_tokens(challenger.address, deposit)
+    dispute_id = challenger.dispute_result(out.round_id, deposit).value
+    assert check_accounting(admin).balanced
+    admin.resolve_dispute(dispute_id, uphold=True)
+    admin.chain.advance_time(admin.round_config().challenge_window + 1)
+    admin.settle_round(out.round_id)
+    info = admin.get_round(out.round_id)
+    assert info.result_voided and info.status == RoundStatus.SETTLED
+    assert admin.pool_info().reward_pool >= pool_before + out.decision.budget
+    honest = next(p for p in people if out.results.entry(p.address).reward > 0)
+    with pytest.raises(admin.errors.RoundVoided):
+        honest.ledger.claim(out.round_id, out.results)
+    acct = check_accounting(admin)
+    assert acct.balanced, acct
+    assert acct.outstanding_rewards == 0
