@@ -272,6 +272,7 @@ class StakedCoordinator:
         fin = led.finalize_round(
             round_id, aggregate_hash=agg_hash, results=results, slashes=evidence
         )
+        self._publish(round_id, results, scores, decision, exclusions)
         version = led.record_version(
             VersionInput(
                 weights_hash=agg_hash,
@@ -295,6 +296,33 @@ class StakedCoordinator:
             gas={"open": opened.gas_used, "finalize": fin.gas_used},
             version_id=self.parent_version,
         )
+
+    def _publish(
+        self,
+        round_id: int,
+        results: RoundResults,
+        scores: RoundScores,
+        decision: RoundDecision,
+        exclusions: Sequence[Exclusion],
+    ) -> None:
+        """Write what participants need to claim (`fedstake claim ROUND FILE`) and to audit."""
+        root = self.store.root
+        (root / f"round-{round_id}-results.json").write_text(
+            json.dumps(results.to_dict(), indent=2)
+        )
+        audit = {
+            "decision": decision.to_dict(),
+            "scores": scores.to_dict(),
+            "exclusions": [
+                {
+                    "participant": e.participant,
+                    "reason": e.reason and int(e.reason),
+                    "detail": e.detail,
+                }
+                for e in exclusions
+            ],
+        }
+        (root / f"round-{round_id}-decision.json").write_text(json.dumps(audit, indent=2))
 
     def _f(self, n: int) -> int:
         """Clamp the Byzantine budget to what the rule tolerates for n valid updates."""

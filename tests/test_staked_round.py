@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from federation.keys import dev_signers, generate
 from federation.ledger import Ledger
 from federation.protocol.eip712 import Domain, sign_commitment
-from federation.types import RoundStatus
+from federation.types import RoundResults, RoundStatus
 from simulations.accounting import check_accounting
 from simulations.artifact_store import ArtifactStore
 from simulations.staked_round import (
@@ -159,6 +160,10 @@ def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[
     assert {Behaviour.SIGN_FLIP, Behaviour.NON_FINITE, Behaviour.FORGED_HASH} <= slashed
     assert Behaviour.HONEST not in slashed
     assert out.aggregate_hash in coord.store
+    published = RoundResults.from_dict(
+        json.loads((tmp_path / f"round-{out.round_id}-results.json").read_text())
+    )
+    assert published.root == out.results.root  # what `fedstake claim` reads
     # The aggregate is near the honest target despite the attackers.
     assert np.allclose(out.aggregate_arrays["w"], target, atol=0.05)
 
