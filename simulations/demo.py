@@ -26,7 +26,12 @@ from simulations.accounting import check_accounting
 from simulations.artifact_store import ArtifactStore
 from simulations.data import client_data, holdout_set
 from simulations.softmax_model import accuracy, init_model, train_sgd
-from simulations.staked_round import Behaviour, SimParticipant, StakedCoordinator
+from simulations.staked_round import (
+    Behaviour,
+    SimParticipant,
+    StakedCoordinator,
+    apply_behaviour,
+)
 
 TOKEN = 10**18
 BEHAVIOURS = [Behaviour.HONEST] * 6 + [
@@ -39,6 +44,33 @@ BEHAVIOURS = [Behaviour.HONEST] * 6 + [
 
 def _fmt(wei: int) -> str:
     return f"{wei / TOKEN:,.4f}"
+
+
+def plain_fedavg_accuracy(
+    people: list[SimParticipant],
+    seeds: list[int],
+    model: dict[str, np.ndarray],
+    rounds: int,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    drop_non_finite: bool,
+) -> float:
+    """Baseline: the same training and attacks (same seeds), averaged with no defence."""
+    rngs = [np.random.default_rng(s) for s in seeds]
+    for _ in range(rounds):
+        sent = []
+        for p, r in zip(people, rngs, strict=True):
+            local, _ = p.train(model, r)
+            sent.append(apply_behaviour(p.behaviour, model, local, r))
+        if drop_non_finite:
+            sent = [a for a in sent if all(np.all(np.isfinite(v)) for v in a.values())]
+        with np.errstate(invalid="ignore"):
+            model = {
+                k: np.mean([a[k] for a in sent], axis=0).astype(v.dtype) for k, v in model.items()
+            }
+    with np.errstate(invalid="ignore"):
+        return accuracy(model, x_test, y_test)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     signers = dev_signers(1 + len(BEHAVIOURS))[1:]
     stake = 100 * TOKEN
     people: list[SimParticipant] = []
+    seeds: list[int] = []
     for signer, behaviour, (x, y) in zip(signers, BEHAVIOURS, parts, strict=True):
         led = admin.as_signer(signer)
         admin.fund_eth(led.address, 10 * TOKEN)
@@ -73,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         def train(g, r, x=x, y=y):  # type: ignore[no-untyped-def]
             return train_sgd(g, x, y, r), len(x)
 
-        people.append(
-            SimParticipant(led, behaviour, train, np.random.default_rng(rng.integers(2**32)))
-        )
+        seed = int(rng.integers(2**32))
+        seeds.append(seed)
+        people.append(SimParticipant(led, behaviour, train, np.random.default_rng(seed)))
     admin.post_bond(500 * TOKEN)
     admin.fund_reward_pool(1_000 * TOKEN)
     print(
@@ -95,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     window = admin.round_config().challenge_window
     budget = 30 * TOKEN
     role = {p.address: p.behaviour.value for p in people}
+    final_acc = accuracy(model, x_test, y_test)
     for _ in range(args.rounds):
         out = coord.run_round(model, people, budget)
         model = out.aggregate_arrays
+        final_acc = accuracy(model, x_test, y_test)
         print(
             f"round {out.round_id}: accuracy {accuracy(model, x_test, y_test):.3f}  "
             f"open {out.gas['open']:,} gas, finalize {out.gas['finalize']:,} gas "
@@ -135,6 +170,19 @@ def main(argv: list[str] | None = None) -> int:
         f"token accounting: contracts hold {acct.held} wei, owe {acct.owed} wei "
         f"→ {'balanced to the wei' if acct.balanced else 'IMBALANCED'}"
     )
+    print("the same participants and rounds without fedstake (plain FedAvg of every reply):")
+    for drop in (False, True):
+        acc = plain_fedavg_accuracy(
+            people,
+            seeds,
+            init_model(x_test.shape[1], 10),
+            args.rounds,
+            x_test,
+            y_test,
+            drop_non_finite=drop,
+        )
+        what = "finite replies only" if drop else "every reply, NaN included"
+        print(f"  accuracy {acc:.3f} ({what}) vs {final_acc:.3f} staked + {args.aggregator}")
     lineage = admin.lineage(coord.parent_version)
     print(
         f"provenance lineage: {' ← '.join(f'v{v.version_id}(round {v.round_id})' for v in lineage)}"

@@ -78,7 +78,7 @@ class SimParticipant:
     def respond(self, round_id: int, global_arrays: Arrays, domain: Domain) -> Submission:
         """Train locally, then (mis)behave, hash and sign the commitment."""
         local, n = self.train(global_arrays, self.rng)
-        sent = _apply_behaviour(self.behaviour, global_arrays, local, self.rng)
+        sent = apply_behaviour(self.behaviour, global_arrays, local, self.rng)
         committed = sent
         if self.behaviour is Behaviour.FORGED_HASH:
             committed = local  # signs the honest update, sends a different one
@@ -93,7 +93,7 @@ class SimParticipant:
         return Submission(self.address, sent, n, commitment, signature)
 
 
-def _apply_behaviour(b: Behaviour, g: Arrays, local: Arrays, rng: np.random.Generator) -> Arrays:
+def apply_behaviour(b: Behaviour, g: Arrays, local: Arrays, rng: np.random.Generator) -> Arrays:
     if b in (Behaviour.HONEST,):
         return local
     if b is Behaviour.SIGN_FLIP:
