@@ -26,6 +26,7 @@ from strategies.policy import PolicyConfig, PolicyState, RoundDecision, settle_r
 from strategies.scoring import score_round
 from strategies.scoring_state import ScoringState
 from strategies.scoring_types import ReasonCode, RoundScores, ScoringConfig
+from strategies.validation import AggregationError
 
 Arrays = dict[str, np.ndarray]
 TrainFn = Callable[[Arrays, np.random.Generator], tuple[Arrays, int]]
@@ -170,7 +171,7 @@ class RoundOutcome:
     aggregate_arrays: Arrays
     aggregate_hash: bytes
     exclusions: tuple[Exclusion, ...]
-    scores: RoundScores | None
+    scores: RoundScores | None  # None when no reply was valid
     decision: RoundDecision
     results: RoundResults
     slashes: tuple[SlashEvidence, ...]
@@ -231,18 +232,21 @@ class StakedCoordinator:
                 self.store.put(s.arrays)
 
         g = flatten(global_arrays)
-        deltas = np.stack([flatten(s.arrays) - g for s in valid])
         ids = [s.participant for s in valid]
-        agg_delta = aggregate(self.aggregator, deltas, f=self._f(len(valid)))
-        aggregate_arrays = unflatten(g + np.asarray(agg_delta), global_arrays)
+        scores: RoundScores | None = None
+        if valid:
+            deltas = np.stack([flatten(s.arrays) - g for s in valid])
+            agg_delta = self._aggregate(deltas)
+            aggregate_arrays = unflatten(g + agg_delta, global_arrays)
+            scores, self.scoring_state = score_round(
+                deltas, ids, self.scoring_state, self.scoring, round_id=round_id
+            )
+        else:  # nothing usable came back: the model stays, the signed bad replies are slashed
+            aggregate_arrays = {k: v.copy() for k, v in global_arrays.items()}
         agg_hash = self.store.put(aggregate_arrays)
-
-        scores, self.scoring_state = score_round(
-            deltas, ids, self.scoring_state, self.scoring, round_id=round_id
-        )
         stakes = {a: led.stake_of(a).slashable for a in addresses}
         upstream = {e.participant: e.reason for e in exclusions if e.reason is not None}
-        all_scores = list(scores.participants)
+        all_scores = list(scores.participants) if scores else []
         decision, self.policy_state = settle_round(
             round_id, all_scores, stakes, budget, self.policy_state, self.policy, upstream=upstream
         )
@@ -301,7 +305,7 @@ class StakedCoordinator:
         self,
         round_id: int,
         results: RoundResults,
-        scores: RoundScores,
+        scores: RoundScores | None,
         decision: RoundDecision,
         exclusions: Sequence[Exclusion],
     ) -> None:
@@ -312,7 +316,7 @@ class StakedCoordinator:
         )
         audit = {
             "decision": decision.to_dict(),
-            "scores": scores.to_dict(),
+            "scores": scores.to_dict() if scores else None,
             "exclusions": [
                 {
                     "participant": e.participant,
@@ -323,6 +327,13 @@ class StakedCoordinator:
             ],
         }
         (root / f"round-{round_id}-decision.json").write_text(json.dumps(audit, indent=2))
+
+    def _aggregate(self, deltas: np.ndarray) -> np.ndarray:
+        """The configured rule; the median when too few updates remain for its precondition."""
+        try:
+            return np.asarray(aggregate(self.aggregator, deltas, f=self._f(len(deltas))))
+        except AggregationError:
+            return np.asarray(aggregate("median", deltas))
 
     def _f(self, n: int) -> int:
         """Clamp the Byzantine budget to what the rule tolerates for n valid updates."""

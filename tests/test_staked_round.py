@@ -210,3 +210,24 @@ def test_voided_round_returns_budget_and_still_balances(tmp_path) -> None:  # ty
     acct = check_accounting(admin)
     assert acct.balanced, acct
     assert acct.outstanding_rewards == 0
+
+
+def test_round_with_no_valid_reply_still_settles(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every reply is bad: the model stays, the signers are slashed, nobody is paid."""
+    admin, people, _ = _federation([Behaviour.NON_FINITE, Behaviour.FORGED_HASH] * 2)
+    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="krum", f=1)
+    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    assert out.scores is None
+    assert all(np.array_equal(out.aggregate_arrays[k], GLOBAL[k]) for k in GLOBAL)
+    assert len(out.slashes) == 4 and sum(out.decision.rewards.values()) == 0
+    admin.chain.advance_time(admin.round_config().challenge_window + 1)
+    admin.settle_round(out.round_id)
+    assert check_accounting(admin).balanced
+
+
+def test_too_few_updates_for_krum_fall_back_to_median(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two valid updates cannot satisfy Krum's n > 2f + 2: the round goes on with the median."""
+    admin, people, target = _federation([Behaviour.HONEST] * 2 + [Behaviour.NON_FINITE])
+    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="krum", f=1)
+    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    assert np.allclose(out.aggregate_arrays["w"], target, atol=0.05)
