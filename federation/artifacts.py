@@ -60,6 +60,17 @@ class Artifact:
         }
 
     @classmethod
+    def from_forge_output(cls, name: str, data: dict[str, Any]) -> Artifact:
+        """Read forge's ``out/<Source>.sol/<Name>.json``."""
+        return cls(
+            contract_name=name,
+            abi=data["abi"],
+            bytecode=data["bytecode"]["object"],
+            deployed_bytecode=data["deployedBytecode"]["object"],
+            source_hash=_source_hash(data["metadata"]),
+        )
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> Artifact:
         """Parse the on-disk form."""
         return cls(
@@ -122,13 +133,7 @@ def compile_artifacts() -> tuple[dict[str, Artifact], str]:
     for name, source in CONTRACTS:
         data = json.loads((CONTRACTS_DIR / "out" / source / f"{name}.json").read_text("utf-8"))
         solc = data["metadata"]["compiler"]["version"]
-        out[name] = Artifact(
-            contract_name=name,
-            abi=data["abi"],
-            bytecode=data["bytecode"]["object"],
-            deployed_bytecode=data["deployedBytecode"]["object"],
-            source_hash=_source_hash(data["metadata"]),
-        )
+        out[name] = Artifact.from_forge_output(name, data)
     return out, solc
 
 

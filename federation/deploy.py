@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
 
+from federation import artifacts
+from federation.artifacts import Artifact
 from federation.chain.base import Chain
 from federation.deployment import Deployment
 from federation.errors import ConfigError
@@ -31,57 +32,23 @@ PROXY_ARTIFACT = "ERC1967Proxy"
 TOKEN = 10**18
 
 
-@dataclass(frozen=True)
-class Artifact:
-    name: str
-    abi: list[dict[str, Any]]
-    bytecode: bytes
-
-
-def _normalize(name: str, data: Any) -> Artifact:
-    if isinstance(data, Artifact):
-        return data
-    if hasattr(data, "abi") and hasattr(data, "bytecode"):
-        abi, code = data.abi, data.bytecode
-    else:
-        abi, code = data["abi"], data.get("bytecode", "")
-    if isinstance(code, dict):
-        code = code.get("object", "")
-    if isinstance(code, str):
-        code = bytes.fromhex(code[2:] if code.startswith("0x") else code)
-    return Artifact(name, list(abi), bytes(code))
-
-
 def load_artifact(name: str) -> Artifact:
-    """From ``federation.artifacts`` (package data), or a forge ``out/`` dir for development."""
+    """The shipped artifact (package data), or forge's ``out/`` dir when
+    ``$FEDSTAKE_ARTIFACTS_DIR`` points there (contract development without ``make artifacts``).
+    """
     override = os.environ.get(ENV_ARTIFACTS_DIR)
     if override:
         path = Path(override) / f"{name}.sol" / f"{name}.json"
         if not path.exists():
             raise ConfigError(f"no artifact {name} under ${ENV_ARTIFACTS_DIR}={override}")
-        return _normalize(name, json.loads(path.read_text()))
-    try:
-        from federation import artifacts
-    except ImportError as exc:
-        raise ConfigError(
-            "the compiled contract artifacts are missing (federation/artifacts); run "
-            "`make artifacts`"
-        ) from exc
-    return _normalize(name, artifacts.load_artifact(name))
+        return Artifact.from_forge_output(name, json.loads(path.read_text()))
+    return artifacts.load_artifact(name)
 
 
 def abi_version() -> str:
-    """The artifacts manifest's version, else a digest of the ABIs we load."""
+    """The shipped manifest's ABI version; a digest of the ABIs for a forge ``out/`` dir."""
     if not os.environ.get(ENV_ARTIFACTS_DIR):
-        try:
-            from federation import artifacts
-
-            loader = getattr(artifacts, "load_manifest", None)
-            if loader is not None:
-                return str(loader()["abiVersion"])
-            return str(artifacts.ABI_VERSION)
-        except (ImportError, AttributeError, KeyError, OSError):
-            pass
+        return str(artifacts.load_manifest()["abiVersion"])
     h = hashlib.sha256()
     for name in (*CORE, TOKEN_ARTIFACT):
         h.update(json.dumps(load_artifact(name).abi, sort_keys=True).encode())
