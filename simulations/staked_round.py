@@ -22,6 +22,7 @@ from federation.protocol.update_hash import update_hash
 from federation.types import RewardEntry, RoundResults, SlashEvidence
 from simulations.artifact_store import ArtifactStore
 from strategies.aggregators import aggregate
+from strategies.flower.arrays import ModelLayout, flatten, unflatten_arrays
 from strategies.policy import PolicyConfig, PolicyState, RoundDecision, settle_round
 from strategies.scoring import score_round
 from strategies.scoring_state import ScoringState
@@ -150,18 +151,6 @@ def validate_submission(
     return None
 
 
-def flatten(arrays: Arrays) -> np.ndarray:
-    return np.concatenate([np.asarray(v, dtype=np.float64).reshape(-1) for v in arrays.values()])
-
-
-def unflatten(vector: np.ndarray, like: Arrays) -> Arrays:
-    out, i = {}, 0
-    for k, v in like.items():
-        out[k] = vector[i : i + v.size].reshape(v.shape).astype(v.dtype)
-        i += v.size
-    return out
-
-
 @dataclass(frozen=True)
 class RoundOutcome:
     """Everything one round decided, for reports and for `verify`."""
@@ -231,13 +220,14 @@ class StakedCoordinator:
             if ex is None:
                 self.store.put(s.arrays)
 
-        g = flatten(global_arrays)
+        layout = ModelLayout.of(global_arrays)
+        g = flatten(global_arrays, layout)
         ids = [s.participant for s in valid]
         scores: RoundScores | None = None
         if valid:
-            deltas = np.stack([flatten(s.arrays) - g for s in valid])
+            deltas = np.stack([flatten(s.arrays, layout) - g for s in valid])
             agg_delta = self._aggregate(deltas)
-            aggregate_arrays = unflatten(g + agg_delta, global_arrays)
+            aggregate_arrays = unflatten_arrays(g + agg_delta, layout)
             scores, self.scoring_state = score_round(
                 deltas, ids, self.scoring_state, self.scoring, round_id=round_id
             )

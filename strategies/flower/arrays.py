@@ -6,6 +6,7 @@ Robust rules work on an (n, d) matrix; this module is the only place that maps a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ class ModelLayout:
     specs: tuple[ArraySpec, ...]
 
     @classmethod
-    def of(cls, record: ArrayRecord) -> ModelLayout:
+    def of(cls, record: Mapping[str, Array | np.ndarray]) -> ModelLayout:
         specs = []
         for name, arr in record.items():
             specs.append(ArraySpec(name, tuple(int(s) for s in arr.shape), np.dtype(arr.dtype)))
@@ -47,28 +48,37 @@ class ModelLayout:
         return sum(s.size for s in self.specs)
 
 
-def flatten(record: ArrayRecord, layout: ModelLayout) -> np.ndarray:
-    """Concatenate the record's arrays in layout order as float64 (no mutation)."""
+def _numpy(array: Array | np.ndarray) -> np.ndarray:
+    return array.numpy() if isinstance(array, Array) else np.asarray(array)
+
+
+def flatten(record: Mapping[str, Array | np.ndarray], layout: ModelLayout) -> np.ndarray:
+    """Concatenate the arrays (an ArrayRecord or a dict of numpy arrays) in layout order as
+    float64 (no mutation)."""
     out = np.empty(layout.dim, dtype=np.float64)
     pos = 0
     for spec in layout.specs:
-        a = record[spec.name].numpy()
-        out[pos : pos + spec.size] = a.reshape(-1)
+        out[pos : pos + spec.size] = _numpy(record[spec.name]).reshape(-1)
         pos += spec.size
     return out
 
 
-def unflatten(vector: np.ndarray, layout: ModelLayout) -> ArrayRecord:
-    """Inverse of `flatten`: cast back to each array's dtype (integers are rounded)."""
+def unflatten_arrays(vector: np.ndarray, layout: ModelLayout) -> dict[str, np.ndarray]:
+    """Inverse of `flatten` into numpy arrays: each array's dtype back (integers rounded)."""
     v = np.asarray(vector, dtype=np.float64)
     if v.shape != (layout.dim,):
         raise ValueError(f"vector of shape {v.shape} does not fit a model of {layout.dim}")
-    arrays: dict[str, Array] = {}
+    arrays: dict[str, np.ndarray] = {}
     pos = 0
     for spec in layout.specs:
         part = v[pos : pos + spec.size].reshape(spec.shape)
         if np.issubdtype(spec.dtype, np.integer) or spec.dtype == np.bool_:
             part = np.rint(part)
-        arrays[spec.name] = Array(np.ascontiguousarray(part.astype(spec.dtype)))
+        arrays[spec.name] = np.ascontiguousarray(part.astype(spec.dtype))
         pos += spec.size
-    return ArrayRecord(arrays)
+    return arrays
+
+
+def unflatten(vector: np.ndarray, layout: ModelLayout) -> ArrayRecord:
+    """Inverse of `flatten` into an ArrayRecord."""
+    return ArrayRecord({k: Array(a) for k, a in unflatten_arrays(vector, layout).items()})
