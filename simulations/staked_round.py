@@ -121,8 +121,13 @@ def validate_submission(
     global_arrays: Arrays,
     domain: Domain,
     max_examples: int = 10**7,
+    global_model_hash: bytes | None = None,
 ) -> Exclusion | None:
-    """DESIGN step 4. Slashable only with a valid signature over this round's commitment."""
+    """DESIGN step 4. Slashable only with a valid signature over this round's commitment.
+
+    Pass `global_model_hash` when validating many replies, so it is hashed once.
+    """
+    gmh = global_model_hash if global_model_hash is not None else update_hash(global_arrays)
     c = sub.commitment
     try:
         signer = recover_commitment(domain, c, sub.signature)
@@ -130,7 +135,7 @@ def validate_submission(
         return Exclusion(sub.participant, None, f"unreadable signature ({exc})")
     if signer.lower() != sub.participant.lower() or c.participant.lower() != signer.lower():
         return Exclusion(sub.participant, None, f"signature recovers to {signer}")
-    if c.round_id != round_id or c.global_model_hash != update_hash(global_arrays):
+    if c.round_id != round_id or c.global_model_hash != gmh:
         return Exclusion(sub.participant, None, "commitment is for another round or model")
     if update_hash(sub.arrays) != c.update_hash:
         return Exclusion(sub.participant, ReasonCode.FORGED_HASH, "arrays do not match hash")
@@ -214,11 +219,17 @@ class StakedCoordinator:
         exclusions: list[Exclusion] = []
         for s in subs:
             ex = validate_submission(
-                s, round_id=round_id, global_arrays=global_arrays, domain=domain
+                s,
+                round_id=round_id,
+                global_arrays=global_arrays,
+                domain=domain,
+                global_model_hash=gmh,
             )
-            (exclusions.append(ex) if ex else valid.append(s))
             if ex is None:
+                valid.append(s)
                 self.store.put(s.arrays)
+            else:
+                exclusions.append(ex)
 
         layout = ModelLayout.of(global_arrays)
         g = flatten(global_arrays, layout)
