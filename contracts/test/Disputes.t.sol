@@ -40,23 +40,6 @@ contract DisputesTest is Fixture {
         rm.finalizeRound(id, p, keccak256("agg"), root, 900e18, s);
     }
 
-    function _accounting() internal view {
-        uint256 escrow;
-        for (uint256 i = 1; i <= rm.roundCount(); ++i) {
-            IRoundManager.Round memory r = rm.getRound(i);
-            if (r.status == IRoundManager.RoundStatus.Open || r.status == IRoundManager.RoundStatus.Finalized) {
-                escrow += r.rewardBudget;
-            } else if (r.status == IRoundManager.RoundStatus.Settled && !r.resultVoided) {
-                escrow += r.totalRewards - r.claimed;
-            }
-        }
-        assertEq(
-            token.balanceOf(address(rm)),
-            rm.totalBonds() + rm.rewardPool() + escrow + rm.totalDisputeDeposits(),
-            "rm accounting"
-        );
-        assertEq(token.balanceOf(address(sm)), sm.totalStaked() + sm.totalLocked(), "sm accounting");
-    }
 
     function _index(address who) internal view returns (uint256) {
         return entries[0].participant == who ? 0 : 1;
@@ -90,7 +73,7 @@ contract DisputesTest is Fixture {
         assertTrue(rm.slashState(id, parts[5]) == IRoundManager.SlashState.Disputed, "disputed");
         assertEq(rm.getRound(id).openDisputes, 1, "open disputes");
         assertEq(rm.totalDisputeDeposits(), MIN_DEPOSIT, "deposits");
-        _accounting();
+        assertAccounting();
     }
 
     function test_disputeSlash_revertsNotSlashed() public {
@@ -189,11 +172,11 @@ contract DisputesTest is Fixture {
         assertEq(rm.getRound(id).slashedTotal, 100e18, "round slash total");
         assertTrue(rm.slashState(id, parts[5]) == IRoundManager.SlashState.Reverted, "reverted");
         assertTrue(rm.getDispute(d).status == IRoundManager.DisputeStatus.Upheld, "upheld");
-        _accounting();
+        assertAccounting();
         vm.warp(block.timestamp + WINDOW + 1);
         rm.settleRound(id);
         assertEq(sm.totalLocked(), 0, "only the confirmed slash moved");
-        _accounting();
+        assertAccounting();
     }
 
     function test_resolve_compensationCappedByBond() public {
@@ -202,7 +185,7 @@ contract DisputesTest is Fixture {
         rm.resolveDispute(d, true, type(uint256).max);
         (uint256 bond,) = rm.coordinatorInfo(coordinator);
         assertEq(bond, 0, "bond drained, not more");
-        _accounting();
+        assertAccounting();
     }
 
     function test_resolve_rejectSlash() public {
@@ -219,7 +202,7 @@ contract DisputesTest is Fixture {
             )
         );
         _tryDispute(parts[6], i, MIN_DEPOSIT);
-        _accounting();
+        assertAccounting();
     }
 
     function test_resolve_upholdResultVoidsRewards() public {
@@ -242,7 +225,7 @@ contract DisputesTest is Fixture {
         bytes32 uh = keccak256(abi.encode("update", id, 0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundVoided.selector, id));
         rm.claim(id, parts[0], uh, 500_000, rewards[0], proof);
-        _accounting();
+        assertAccounting();
     }
 
     function test_resolve_twoResultDisputesBothUpheld() public {
@@ -257,7 +240,7 @@ contract DisputesTest is Fixture {
         rm.resolveDispute(b, true, 0);
         vm.stopPrank();
         assertTrue(rm.getRound(id).resultVoided, "voided");
-        _accounting();
+        assertAccounting();
     }
 
     function test_resolve_revertsNotArbiter() public {
@@ -286,7 +269,7 @@ contract DisputesTest is Fixture {
         rm.resolveDispute(d, false, 0);
         rm.settleRound(id);
         assertEq(sm.totalLocked(), 0, "settled");
-        _accounting();
+        assertAccounting();
     }
 
     function test_withdrawBond_lockedUntilSettled() public {
@@ -321,9 +304,9 @@ contract DisputesTest is Fixture {
         uint256 d = rm.disputeSlash(id, e, i, deposit, 0);
         vm.prank(arbiter);
         rm.resolveDispute(d, uphold, comp);
-        _accounting();
+        assertAccounting();
         vm.warp(block.timestamp + WINDOW + 1);
         rm.settleRound(id);
-        _accounting();
+        assertAccounting();
     }
 }

@@ -50,23 +50,6 @@ contract RoundManagerTest is Fixture {
         s[0] = evidence(who, id, p, bps);
     }
 
-    function _accounting() internal view {
-        uint256 escrow;
-        for (uint256 id = 1; id <= rm.roundCount(); ++id) {
-            IRoundManager.Round memory r = rm.getRound(id);
-            if (r.status == IRoundManager.RoundStatus.Open || r.status == IRoundManager.RoundStatus.Finalized) {
-                escrow += r.rewardBudget;
-            } else if (r.status == IRoundManager.RoundStatus.Settled && !r.resultVoided) {
-                escrow += r.totalRewards - r.claimed;
-            }
-        }
-        assertEq(
-            token.balanceOf(address(rm)),
-            rm.totalBonds() + rm.rewardPool() + escrow + rm.totalDisputeDeposits(),
-            "rm accounting"
-        );
-        assertEq(token.balanceOf(address(sm)), sm.totalStaked() + sm.totalLocked(), "sm accounting");
-    }
 
     // ---------------------------------------------------------------- initialize / config
 
@@ -161,7 +144,7 @@ contract RoundManagerTest is Fixture {
         emit IRoundManager.BondWithdrawn(coordinator, MIN_BOND, MIN_BOND);
         rm.withdrawBond(MIN_BOND);
         assertEq(rm.totalBonds(), MIN_BOND, "total");
-        _accounting();
+        assertAccounting();
     }
 
     function test_postBond_revertsZero() public {
@@ -241,7 +224,7 @@ contract RoundManagerTest is Fixture {
         assertEq(rm.roundCount(), 1, "count");
         (, uint256 open) = rm.coordinatorInfo(coordinator);
         assertEq(open, 1, "open rounds");
-        _accounting();
+        assertAccounting();
     }
 
     function test_openRound_revertsNotCoordinator() public {
@@ -329,7 +312,7 @@ contract RoundManagerTest is Fixture {
         amounts[0] = 250e18;
         assertEq(rm.getRound(id).slashesHash, slashesHashOf(entriesOf(s, amounts)), "slashes hash");
         assertEq(rm.getRound(id).slashedTotal, 250e18, "round total");
-        _accounting();
+        assertAccounting();
     }
 
     function test_finalizeRound_revertsNotOpen() public {
@@ -517,7 +500,7 @@ contract RoundManagerTest is Fixture {
         sortEvidence(s);
         _finalize(id, p, s);
         assertEq(rm.getRound(id).slashedTotal, 60e18, "10 + 20 + 30");
-        _accounting();
+        assertAccounting();
     }
 
     function test_finalizeRound_worksWhenPaused() public {
@@ -543,7 +526,7 @@ contract RoundManagerTest is Fixture {
         assertEq(sm.totalLocked(), 0, "unlocked");
         (, uint256 open) = rm.coordinatorInfo(coordinator);
         assertEq(open, 0, "open rounds");
-        _accounting();
+        assertAccounting();
     }
 
     function test_settleRound_revertsNotFinalized() public {
@@ -592,7 +575,7 @@ contract RoundManagerTest is Fixture {
         rm.expireRound(id);
         assertEq(rm.rewardPool(), pool + BUDGET, "pool");
         assertTrue(rm.getRound(id).status == IRoundManager.RoundStatus.Expired, "expired");
-        _accounting();
+        assertAccounting();
     }
 
     function test_expireRound_revertsEarly() public {
@@ -631,7 +614,7 @@ contract RoundManagerTest is Fixture {
         assertEq(rm.getRound(id).claimed, r[1], "round claimed");
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.AlreadyClaimed.selector, id, parts[1]));
         claimFor(id, 1, r);
-        _accounting();
+        assertAccounting();
     }
 
     function test_claim_allThenDustStays() public {
@@ -641,7 +624,7 @@ contract RoundManagerTest is Fixture {
             claimFor(id, i, r);
         }
         assertEq(rm.getRound(id).claimed, sum(r), "all");
-        _accounting();
+        assertAccounting();
     }
 
     function test_claim_worksWhenPaused() public {
@@ -685,7 +668,7 @@ contract RoundManagerTest is Fixture {
         bytes32 uh = keccak256(abi.encode("update", id, 1));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.ClaimExceedsTotal.selector, 600e18, 600e18, 1_000e18));
         rm.claim(id, parts[1], uh, 500_000, r[1], proof);
-        _accounting();
+        assertAccounting();
     }
 
     function test_claim_singleLeafTree() public {
@@ -722,7 +705,7 @@ contract RoundManagerTest is Fixture {
         rm.settleRound(id);
         claimFor(id, 0, r);
         claimFor(id, 1, r);
-        _accounting();
+        assertAccounting();
     }
 
     function testFuzz_commitmentSignature(uint256 pk, bytes32 updateHash, uint64 n, uint16 bps) public {

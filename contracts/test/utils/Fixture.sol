@@ -243,4 +243,27 @@ abstract contract Fixture is Test {
             t += xs[i];
         }
     }
+
+    /// @dev Tokens the RoundManager holds for rounds: budgets of open/finalized rounds and
+    ///      unclaimed rewards of settled, non-voided ones (O(rounds); tests only).
+    function roundEscrow() internal view returns (uint256 escrow) {
+        for (uint256 id = 1; id <= rm.roundCount(); ++id) {
+            IRoundManager.Round memory r = rm.getRound(id);
+            if (r.status == IRoundManager.RoundStatus.Open || r.status == IRoundManager.RoundStatus.Finalized) {
+                escrow += r.rewardBudget;
+            } else if (r.status == IRoundManager.RoundStatus.Settled && !r.resultVoided) {
+                escrow += r.totalRewards - r.claimed;
+            }
+        }
+    }
+
+    /// @dev The accounting invariant, to the wei, for both token-holding contracts.
+    function assertAccounting() internal view {
+        assertEq(
+            token.balanceOf(address(rm)),
+            rm.totalBonds() + rm.rewardPool() + roundEscrow() + rm.totalDisputeDeposits(),
+            "rm accounting"
+        );
+        assertEq(token.balanceOf(address(sm)), sm.totalStaked() + sm.totalLocked(), "sm accounting");
+    }
 }
