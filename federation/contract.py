@@ -27,9 +27,6 @@ class BoundContract:
         self.sender = sender
         self.contract = sender.w3.eth.contract(address=self.address, abi=abi)
 
-    def has_function(self, fn: str) -> bool:
-        return any(e.get("type") == "function" and e.get("name") == fn for e in self.abi)
-
     def encode(self, fn: str, *args: Any) -> bytes:
         return bytes.fromhex(self.contract.encode_abi(fn, args=list(args))[2:])
 

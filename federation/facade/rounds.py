@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from eth_utils import to_checksum_address
 
-from federation.contract import BoundContract
 from federation.errors import (
     ContractRevert,
     PreconditionError,
@@ -127,7 +125,7 @@ class RoundsMixin(LedgerBase):
             claimed=int(r[11]),
             results_root=bytes(r[12]),
             aggregate_hash=bytes(r[13]),
-            slashes_hash=bytes(r[14]) if len(r) > 14 else b"\x00" * 32,
+            slashes_hash=bytes(r[14]),
         )
 
     def round_count(self) -> int:
@@ -252,17 +250,9 @@ class RoundsMixin(LedgerBase):
         return sign_commitment(self.domain, commitment, (signer or self._me()).key)
 
     def verify_commitment_onchain(self, commitment: Commitment, signature: bytes) -> bool:
-        """The contract's own check of a signed commitment (``verifyCommitment``).
-
-        Falls back to the contract's ``commitmentDigest`` plus ecrecover when the deployed
-        RoundManager predates the ``verifyCommitment`` view.
+        """Check a signed commitment against the contract's own EIP-712 digest
+        (``commitmentDigest``), recovering the signer as finalize's slash check does.
         """
-        if self.round_manager.has_function("verifyCommitment"):
-            return bool(
-                self.round_manager.call(
-                    "verifyCommitment", *commitment.as_tuple(), bytes(signature)
-                )
-            )
         from eth_account import Account
 
         digest = self.commitment_digest_onchain(commitment)
@@ -314,13 +304,10 @@ class RoundsMixin(LedgerBase):
     def get_slash(self, round_id: int, participant: str) -> SlashRecord:
         """Amount, reason and dispute state of a participant's slash in a round.
 
-        Works with both RoundManager layouts: a stored slash record (``getSlash``) or only a
-        hash of the slash list on-chain (``slashState`` + the ParticipantSlashed events).
+        The contract stores only a hash of the slash list, so amount and reason come from
+        the ParticipantSlashed events and the state from ``slashState``.
         """
         who = to_checksum_address(participant)
-        if self.round_manager.has_function("getSlash"):
-            amount, reason, state = self.round_manager.call("getSlash", round_id, who)
-            return SlashRecord(int(amount), int(reason), SlashState(int(state)))
         mine = [(a, r) for p, a, r in self._round_slashes(round_id) if p == who]
         if not mine:
             return SlashRecord(0, 0, SlashState.NONE)
@@ -333,17 +320,22 @@ class RoundsMixin(LedgerBase):
         self, round_id: int, deposit: int, evidence_hash: bytes = b"\x00" * 32
     ) -> TxResult:
         self._pay(self.round_manager, deposit, "dispute deposit")
-        if _input_count(self.round_manager, "disputeSlash") == 3:
-            args: tuple[Any, ...] = (round_id, deposit, evidence_hash)
-        else:  # the contract stores only a hash of the slash list: send the list + our index
-            entries = self._round_slashes(round_id)
-            index = next((i for i, (p, _, _) in enumerate(entries) if p == self.address), None)
-            if index is None:
-                raise PreconditionError(
-                    f"{self.address} was not slashed in round {round_id}: nothing to dispute"
-                )
-            args = (round_id, [list(e) for e in entries], index, deposit, evidence_hash)
-        receipt = self.round_manager.send(self._me(), "disputeSlash", *args)
+        # The contract stores only a hash of the slash list: send the list and our index.
+        entries = self._round_slashes(round_id)
+        index = next((i for i, (p, _, _) in enumerate(entries) if p == self.address), None)
+        if index is None:
+            raise PreconditionError(
+                f"{self.address} was not slashed in round {round_id}: nothing to dispute"
+            )
+        receipt = self.round_manager.send(
+            self._me(),
+            "disputeSlash",
+            round_id,
+            [list(e) for e in entries],
+            index,
+            deposit,
+            evidence_hash,
+        )
         ev = self.round_manager.events_in(receipt, "DisputeOpened")
         return TxResult(receipt, value=int(ev[0]["disputeId"]))
 
@@ -374,17 +366,10 @@ class RoundsMixin(LedgerBase):
             status=DisputeStatus(int(d[3])),
             participant=to_checksum_address(d[4]),
             deposit=int(d[5]),
-            slash_amount=int(d[6]) if len(d) > 6 else 0,
+            slash_amount=int(d[6]),
         )
 
 
 def _sorted_slashes(slashes: Sequence[SlashEvidence]) -> list[SlashEvidence]:
     """Ascending participant address: the order the contract requires (no duplicates)."""
     return sorted(slashes, key=lambda e: int(e.participant, 16))
-
-
-def _input_count(contract: BoundContract, fn: str) -> int:
-    for entry in contract.abi:
-        if entry.get("type") == "function" and entry.get("name") == fn:
-            return len(entry.get("inputs", []))
-    return 0
