@@ -23,9 +23,8 @@ from federation.types import RewardEntry, RoundResults, SlashEvidence
 from simulations.artifact_store import ArtifactStore
 from strategies.aggregators import aggregate
 from strategies.flower.arrays import ModelLayout, flatten, unflatten_arrays
-from strategies.policy import PolicyConfig, PolicyState, RoundDecision, settle_round
-from strategies.scoring import score_round
-from strategies.scoring_state import ScoringState
+from strategies.policy import PolicyConfig, RoundDecision
+from strategies.scoring_settle import SettlementState, decide_round
 from strategies.scoring_types import ReasonCode, RoundScores, ScoringConfig
 from strategies.validation import AggregationError
 
@@ -183,8 +182,7 @@ class StakedCoordinator:
     f: int = 2
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    scoring_state: ScoringState | None = None
-    policy_state: PolicyState | None = None
+    settlement: SettlementState | None = None  # scoring histories + policy strikes
     parent_version: int = 0
     hyperparams: Mapping[str, object] = field(default_factory=dict)
 
@@ -234,22 +232,25 @@ class StakedCoordinator:
         layout = ModelLayout.of(global_arrays)
         g = flatten(global_arrays, layout)
         ids = [s.participant for s in valid]
-        scores: RoundScores | None = None
         if valid:
             deltas = np.stack([flatten(s.arrays, layout) - g for s in valid])
-            agg_delta = self._aggregate(deltas)
-            aggregate_arrays = unflatten_arrays(g + agg_delta, layout)
-            scores, self.scoring_state = score_round(
-                deltas, ids, self.scoring_state, self.scoring, round_id=round_id
-            )
+            aggregate_arrays = unflatten_arrays(g + self._aggregate(deltas), layout)
         else:  # nothing usable came back: the model stays, the signed bad replies are slashed
+            deltas = np.empty((0, layout.dim))
             aggregate_arrays = {k: v.copy() for k, v in global_arrays.items()}
         agg_hash = self.store.put(aggregate_arrays)
         stakes = {a: led.stake_of(a).slashable for a in addresses}
         upstream = {e.participant: e.reason for e in exclusions if e.reason is not None}
-        all_scores = list(scores.participants) if scores else []
-        decision, self.policy_state = settle_round(
-            round_id, all_scores, stakes, budget, self.policy_state, self.policy, upstream=upstream
+        scores, decision, self.settlement = decide_round(
+            round_id,
+            deltas,
+            ids,
+            stakes,
+            budget,
+            self.settlement,
+            upstream=upstream,
+            scoring_config=self.scoring,
+            policy_config=self.policy,
         )
 
         by_addr = {s.participant: s for s in subs}
