@@ -20,18 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
+from federation.aggregation import RuleAggregator
+from federation.artifact_store import LocalArtifactStore
+from federation.engine import RoundEngine
+from federation.journal import Journal
 from federation.keys import dev_signers
 from federation.ledger import Ledger
 from simulations.accounting import check_accounting
-from simulations.artifact_store import ArtifactStore
 from simulations.data import client_data, holdout_set
 from simulations.softmax_model import accuracy, init_model, train_sgd
-from simulations.staked_round import (
-    Behaviour,
-    SimParticipant,
-    StakedCoordinator,
-    apply_behaviour,
-)
+from simulations.staked_round import Behaviour, SimParticipant, apply_behaviour, run_round
 
 TOKEN = 10**18
 BEHAVIOURS = [Behaviour.HONEST] * 6 + [
@@ -117,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     store_dir = args.store or tempfile.mkdtemp(prefix="fedstake-store-")
-    coord = StakedCoordinator(
+    coord = RoundEngine(
         admin,
-        ArtifactStore(Path(store_dir)),
-        aggregator=args.aggregator,
-        f=2,
+        LocalArtifactStore(Path(store_dir)),
+        RuleAggregator(args.aggregator, 2),
+        journal=Journal(Path(store_dir) / "journal.jsonl"),
         hyperparams={"aggregator": args.aggregator, "lr": 0.5, "epochs": 2, "seed": args.seed},
     )
     model = init_model(x_test.shape[1], 10)
@@ -130,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     role = {p.address: p.behaviour.value for p in people}
     final_acc = accuracy(model, x_test, y_test)
     for _ in range(args.rounds):
-        out = coord.run_round(model, people, budget)
+        out = run_round(coord, model, people, budget)
         model = out.aggregate_arrays
         final_acc = accuracy(model, x_test, y_test)
         print(

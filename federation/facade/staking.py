@@ -44,9 +44,11 @@ class StakingMixin(LedgerBase):
     def is_eligible(self, account: str | None = None) -> bool:
         return bool(self.stake_manager.call("isEligible", account or self.address))
 
-    def sign_node_binding(self, flower_node_id: int, run_id: bytes, expiry: int) -> bytes:
+    def sign_node_binding(
+        self, flower_node_id: int, run_id: bytes, expiry: int, nonce: bytes = b"\x00" * 32
+    ) -> bytes:
         """The participant's proof that Flower node ``flower_node_id`` holds this key."""
-        binding = NodeBinding(self.address, flower_node_id, run_id, expiry)
+        binding = NodeBinding(self.address, flower_node_id, run_id, expiry, nonce)
         return sign_node_binding(self.domain, binding, self._me().key)
 
     def verify_node(self, binding: NodeBinding, signature: bytes) -> bool:

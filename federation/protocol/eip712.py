@@ -34,6 +34,7 @@ NODE_BINDING_TYPE = [
     {"name": "participant", "type": "address"},
     {"name": "flowerNodeId", "type": "uint64"},
     {"name": "runId", "type": "bytes32"},
+    {"name": "nonce", "type": "bytes32"},
     {"name": "expiry", "type": "uint64"},
 ]
 
@@ -89,18 +90,24 @@ class Commitment:
 
 @dataclass(frozen=True)
 class NodeBinding:
-    """Proof that a Flower node holds the key of a (staked) address; checked off-chain."""
+    """Proof that a Flower node holds the key of a (staked) address; checked off-chain.
+
+    ``nonce`` is the coordinator's fresh challenge, so a binding cannot be replayed to
+    another query; ``run_id`` is the Flower run id as a big-endian bytes32.
+    """
 
     participant: str
     flower_node_id: int
     run_id: bytes
     expiry: int
+    nonce: bytes = b"\x00" * 32
 
     def message(self) -> dict[str, Any]:
         return {
             "participant": to_checksum_address(self.participant),
             "flowerNodeId": self.flower_node_id,
             "runId": bytes(self.run_id),
+            "nonce": bytes(self.nonce),
             "expiry": self.expiry,
         }
 

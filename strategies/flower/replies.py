@@ -8,7 +8,6 @@ reason. The chain wrapper reuses `validate_replies` before hashing and scoring.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from flwr.app import ArrayRecord, Message
 
 from strategies.flower.arrays import ModelLayout, flatten
 from strategies.scoring_types import ReasonCode
+from strategies.update_checks import check_num_examples, check_update
 
 
 @dataclass(frozen=True)
@@ -50,34 +50,18 @@ def _num_examples(msg: Message, key: str) -> tuple[int | None, str]:
         return None, f"expected exactly one MetricRecord, got {len(records)}"
     if key not in records[0]:
         return None, f"MetricRecord lacks {key!r}"
-    value = records[0][key]
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        return None, f"{key!r} must be an int, got {type(value).__name__}"
-    if int(value) <= 0:
-        return None, f"{key!r} must be positive, got {value}"
-    return int(value), ""
+    why = check_num_examples(records[0][key])
+    return (None, why) if why else (int(records[0][key]), "")
 
 
-def _check_arrays(
-    msg: Message, layout: ModelLayout, key: str | None
-) -> tuple[ArrayRecord | None, str, str]:
+def _array_record(msg: Message, key: str | None) -> tuple[ArrayRecord | None, str]:
     records = msg.content.array_records
     if len(records) != 1:
-        return None, "array-records", f"expected exactly one ArrayRecord, got {len(records)}"
+        return None, f"expected exactly one ArrayRecord, got {len(records)}"
     name, record = next(iter(records.items()))
     if key is not None and name != key:
-        return None, "array-records", f"ArrayRecord under {name!r}, expected {key!r}"
-    got, want = set(record.keys()), set(layout.names)
-    if got != want:
-        missing, extra = sorted(want - got), sorted(got - want)
-        return None, "keys", f"missing {missing}, unexpected {extra}"
-    for spec in layout.specs:
-        arr = record[spec.name]
-        if np.dtype(arr.dtype) != spec.dtype:
-            return None, "dtype", f"{spec.name}: dtype {arr.dtype}, expected {spec.dtype}"
-        if tuple(arr.shape) != spec.shape:
-            return None, "shape", f"{spec.name}: shape {tuple(arr.shape)}, expected {spec.shape}"
-    return record, "", ""
+        return None, f"ArrayRecord under {name!r}, expected {key!r}"
+    return record, ""
 
 
 def validate_replies(
@@ -107,16 +91,14 @@ def validate_replies(
             excluded.append(Excluded(node, "duplicate", "second reply from this node", None))
             continue
         seen.add(node)
-        record, code, detail = _check_arrays(msg, layout, arrayrecord_key)
+        record, detail = _array_record(msg, arrayrecord_key)
         if record is None:
-            excluded.append(Excluded(node, code, detail, ReasonCode.MALFORMED))
+            excluded.append(Excluded(node, "array-records", detail, ReasonCode.MALFORMED))
             continue
-        weights = flatten(record, layout)
-        if not np.all(np.isfinite(weights)):
-            bad = int(np.count_nonzero(~np.isfinite(weights)))
-            excluded.append(
-                Excluded(node, "non-finite", f"{bad} NaN/inf values", ReasonCode.MALFORMED)
-            )
+        weights, fault = check_update(record, layout)
+        if fault is not None or weights is None:
+            assert fault is not None
+            excluded.append(Excluded(node, fault.code, fault.detail, ReasonCode.MALFORMED))
             continue
         count, why = _num_examples(msg, num_examples_key)
         if count is None:

@@ -1,4 +1,5 @@
-"""The scripted staked round: reply validation, settlement on-chain, accounting to the wei."""
+"""The round engine through scripted participants: reply validation, settlement on-chain,
+accounting to the wei, median fallback."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from federation.aggregation import RuleAggregator
+from federation.artifact_store import ArtifactError, LocalArtifactStore
+from federation.engine import RoundEngine
+from federation.journal import Journal
 from federation.keys import dev_signers, generate
 from federation.ledger import Ledger
 from federation.protocol.eip712 import Domain, sign_commitment
+from federation.protocol.update_hash import update_hash
 from federation.types import RoundResults, RoundStatus
+from federation.validation import Exclusion, Submission, ValidUpdate, validate_submission
 from simulations.accounting import check_accounting
-from simulations.artifact_store import ArtifactStore
-from simulations.staked_round import (
-    Behaviour,
-    SimParticipant,
-    StakedCoordinator,
-    Submission,
-    validate_submission,
-)
+from simulations.staked_round import Behaviour, SimParticipant, run_round
+from strategies.flower.arrays import ModelLayout
 from strategies.scoring_types import ReasonCode
 
 TOKEN = 10**18
@@ -47,8 +48,15 @@ def _submission(signer, arrays, *, round_id=1, sign_arrays=None, key=None):  # t
     return Submission(signer.address, arrays, 50, c, sig)
 
 
-def _check(sub: Submission):  # type: ignore[no-untyped-def]
-    return validate_submission(sub, round_id=1, global_arrays=GLOBAL, domain=DOMAIN)
+def _check(sub: Submission) -> Exclusion | None:
+    out = validate_submission(
+        sub,
+        round_id=1,
+        domain=DOMAIN,
+        layout=ModelLayout.of(GLOBAL),
+        global_model_hash=update_hash(GLOBAL),
+    )
+    return None if isinstance(out, ValidUpdate) else out
 
 
 def test_valid_submission_passes() -> None:
@@ -61,14 +69,14 @@ def test_signature_by_another_key_is_excluded_but_not_slashable() -> None:
     s, mallory = generate(), generate()
     ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
     ex = _check(_submission(s, ok, key=mallory))
-    assert ex is not None and ex.reason is None and "recovers to" in ex.detail
+    assert ex is not None and ex.reason is None and ex.code == "bad-signature"
 
 
 def test_replayed_commitment_from_another_round_is_excluded_not_slashable() -> None:
     s = generate()
     ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
     ex = _check(_submission(s, ok, round_id=2))
-    assert ex is not None and ex.reason is None
+    assert ex is not None and ex.reason is None and ex.code == "replayed"
 
 
 def test_hash_mismatch_is_forged_hash() -> None:
@@ -103,7 +111,7 @@ def test_unreadable_signature_is_excluded() -> None:
 
 
 def test_artifact_store_round_trip_and_corruption(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store = ArtifactStore(tmp_path)
+    store = LocalArtifactStore(tmp_path)
     digest = store.put(GLOBAL)
     assert digest in store
     back = store.get(digest)
@@ -111,7 +119,7 @@ def test_artifact_store_round_trip_and_corruption(tmp_path) -> None:  # type: ig
     assert store.put(GLOBAL) == digest  # idempotent
     other = store.put({"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)})
     store.path(digest).write_bytes(store.path(other).read_bytes())
-    with pytest.raises(ValueError, match="corrupted"):
+    with pytest.raises(ArtifactError, match="corrupted"):
         store.get(digest)
 
 
@@ -143,12 +151,21 @@ def _federation(
     return admin, people, target
 
 
+def _engine(admin: Ledger, tmp_path, rule: str, f: int) -> RoundEngine:  # type: ignore[no-untyped-def]
+    return RoundEngine(
+        admin,
+        LocalArtifactStore(tmp_path),
+        RuleAggregator(rule, f),
+        journal=Journal(tmp_path / "journal.jsonl"),
+    )
+
+
 def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Honest, sign-flip, free-rider, NaN and forged participants through one real round."""
     admin, people, target = _federation(BEHAVIOURS)
-    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="median", f=1)
+    coord = _engine(admin, tmp_path, "median", 1)
 
-    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    out = run_round(coord, GLOBAL, people, 10 * TOKEN)
 
     role = {p.address: p.behaviour for p in people}
     excluded = {role[e.participant]: e.reason for e in out.exclusions}
@@ -163,6 +180,8 @@ def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[
     published = RoundResults.from_dict(
         json.loads((tmp_path / f"round-{out.round_id}-results.json").read_text())
     )
+    manifest = coord.store.get_named(f"round-{out.round_id}-manifest")
+    assert manifest["aggregate_hash"] == out.aggregate_hash.hex()
     assert published.root == out.results.root  # what `fedstake claim` reads
     # The aggregate is near the honest target despite the attackers.
     assert np.allclose(out.aggregate_arrays["w"], target, atol=0.05)
@@ -190,8 +209,8 @@ def test_round_settles_on_chain_and_balances(tmp_path) -> None:  # type: ignore[
 def test_voided_round_returns_budget_and_still_balances(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """An upheld result dispute voids the round: no claims, budget back, accounting exact."""
     admin, people, _ = _federation(BEHAVIOURS[:6])
-    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="median", f=1)
-    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    coord = _engine(admin, tmp_path, "median", 1)
+    out = run_round(coord, GLOBAL, people, 10 * TOKEN)
     pool_before = admin.pool_info().reward_pool
     deposit = admin.round_config().min_dispute_deposit
     challenger = people[0].ledger
@@ -215,8 +234,8 @@ def test_voided_round_returns_budget_and_still_balances(tmp_path) -> None:  # ty
 def test_round_with_no_valid_reply_still_settles(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Every reply is bad: the model stays, the signers are slashed, nobody is paid."""
     admin, people, _ = _federation([Behaviour.NON_FINITE, Behaviour.FORGED_HASH] * 2)
-    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="krum", f=1)
-    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    coord = _engine(admin, tmp_path, "krum", 1)
+    out = run_round(coord, GLOBAL, people, 10 * TOKEN)
     assert out.scores is None
     assert all(np.array_equal(out.aggregate_arrays[k], GLOBAL[k]) for k in GLOBAL)
     assert len(out.slashes) == 4 and sum(out.decision.rewards.values()) == 0
@@ -228,6 +247,10 @@ def test_round_with_no_valid_reply_still_settles(tmp_path) -> None:  # type: ign
 def test_too_few_updates_for_krum_fall_back_to_median(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two valid updates cannot satisfy Krum's n > 2f + 2: the round goes on with the median."""
     admin, people, target = _federation([Behaviour.HONEST] * 2 + [Behaviour.NON_FINITE])
-    coord = StakedCoordinator(admin, ArtifactStore(tmp_path), aggregator="krum", f=1)
-    out = coord.run_round(GLOBAL, people, 10 * TOKEN)
+    coord = _engine(admin, tmp_path, "krum", 1)
+    out = run_round(coord, GLOBAL, people, 10 * TOKEN)
     assert np.allclose(out.aggregate_arrays["w"], target, atol=0.05)
+    assert out.fallback is not None and out.fallback.startswith("median")
+    assert out.metrics()["fallback"] == 1.0
+    manifest = coord.store.get_named(f"round-{out.round_id}-manifest")
+    assert manifest["fallback"] == out.fallback  # written into the round's decision
