@@ -10,11 +10,16 @@ SLITHER_VENV := .venv-slither
 SLITHER_VERSION := 0.11.6
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-NODE_BIN := contracts/node_modules/.bin
-export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(NODE_BIN):$(PATH)
+# Overridable so check-forge-exit can run this Makefile's recipes against a throw-away copy.
+CONTRACTS ?= contracts
+# forge/anvil/cast resolve to contracts/tools/bin, which execs the platform binary: the npm wrapper
+# in node_modules/.bin exits 0 even when the tool fails (contracts/README.md), so it must come later.
+FOUNDRY_BIN := $(abspath $(CONTRACTS)/tools/bin)
+NODE_BIN := $(abspath $(CONTRACTS)/node_modules/.bin)
+export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
-        slither artifacts check-artifacts lint gas bench-aggregators bench-ledger clean
+        check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger clean
 
 help:
 	@echo "make demo   — set up and run one staked FL round on an in-process chain"
@@ -38,21 +43,26 @@ $(SLITHER_VENV)/.stamp-installed: Makefile
 	touch $@
 
 # Contracts: the pinned npm toolchain (solc-js, forge, anvil, cast, OpenZeppelin).
-setup-contracts: contracts/node_modules/.stamp-installed
-contracts/node_modules/.stamp-installed: contracts/package.json contracts/package-lock.json
-	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+setup-contracts: $(CONTRACTS)/node_modules/.stamp-installed
+$(CONTRACTS)/node_modules/.stamp-installed: $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
+	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: setup
 	$(PY) -m simulations.demo
 
-test: setup check-artifacts test-contracts slither lint test-python
+test: setup check-artifacts check-forge-exit test-contracts slither lint test-python
 
 test-contracts: setup-contracts
-	cd contracts && forge test
+	cd $(CONTRACTS) && forge test
+
+# Proves test-contracts fails when a forge test fails (and passes when none does), on a throw-away
+# copy of contracts/ holding one tiny test file; the deliberate failure never enters the real suite.
+check-forge-exit: setup-contracts
+	$(CONTRACTS)/tools/check-exit-status.sh
 
 slither: setup-contracts setup-slither
-	cd contracts && $(CURDIR)/$(SLITHER_VENV)/bin/slither . --config-file slither.config.json
+	cd $(CONTRACTS) && $(CURDIR)/$(SLITHER_VENV)/bin/slither . --config-file slither.config.json
 
 artifacts: setup
 	$(PY) -m federation.artifacts export
@@ -68,7 +78,7 @@ test-python: setup
 	$(PY) -m pytest -q
 
 gas: setup-contracts
-	cd contracts && forge snapshot --match-contract GasTest
+	cd $(CONTRACTS) && forge snapshot --match-contract GasTest
 
 bench-aggregators: setup-python
 	$(PY) -m strategies.bench --n 50 --d 1000000 --repeat 9 --paired 7

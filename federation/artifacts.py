@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from federation.foundry import SETUP_HINT, find_tool
 
 #: Bumped when a contract's external interface changes incompatibly.
 ABI_VERSION = "1.0.0"
@@ -97,26 +97,19 @@ def load_manifest() -> dict[str, Any]:
 
 
 def _forge() -> str:
-    local = CONTRACTS_DIR / "node_modules" / ".bin" / "forge"
-    if local.exists():
-        return str(local)
-    found = shutil.which("forge")
+    """forge itself, not the npm wrapper that exits 0 on failure (federation.foundry)."""
+    found = find_tool("forge")
     if found is None:
-        raise SystemExit("forge not found: run `make setup-contracts` (npm ci in contracts/)")
+        raise SystemExit(f"forge not found: {SETUP_HINT}")
     return found
 
 
 def build() -> None:
-    """Run ``forge build`` (sources only) in contracts/."""
-    env = dict(os.environ)
-    env["PATH"] = f"{CONTRACTS_DIR / 'node_modules' / '.bin'}{os.pathsep}{env.get('PATH', '')}"
-    subprocess.run(
-        [_forge(), "build", "--skip", "test", "--skip", "script"],
-        cwd=CONTRACTS_DIR,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    """Run ``forge build`` (sources only) in contracts/; a failed build raises SystemExit."""
+    cmd = [_forge(), "build", "--skip", "test", "--skip", "script"]
+    proc = subprocess.run(cmd, cwd=CONTRACTS_DIR, check=False, stdout=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise SystemExit(f"`forge build` in contracts/ failed (exit {proc.returncode})")
 
 
 def _source_hash(metadata: dict[str, Any]) -> str:

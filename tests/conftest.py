@@ -55,7 +55,7 @@ def reverting(chain: Chain) -> Iterator[None]:
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "anvil" and find_anvil() is None:
         pytest.skip(
-            "anvil binary not found (PATH or contracts/node_modules/.bin): run "
+            "anvil binary not found (contracts/node_modules or a native one on PATH): run "
             "`make setup-contracts` to install it"
         )
     return str(request.param)

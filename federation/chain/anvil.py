@@ -11,31 +11,27 @@ import atexit
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from web3 import HTTPProvider, Web3
 
 from federation.chain.base import LocalChainMixin
 from federation.errors import ConfigError, RpcUnreachableError
+from federation.foundry import SETUP_HINT, find_tool
 from federation.keys import DEV_MNEMONIC, Signer, dev_signers
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def find_anvil() -> str | None:
-    """anvil on PATH, else the pinned copy in contracts/node_modules/.bin."""
-    found = shutil.which("anvil")
-    if found:
-        return found
-    local = REPO_ROOT / "contracts" / "node_modules" / ".bin" / "anvil"
-    return str(local) if local.exists() else None
+    """The pinned anvil binary, else a native anvil on PATH (federation.foundry).
+
+    Never the npm wrapper: its pid is not anvil's, and it exits 0 when anvil fails.
+    """
+    return find_tool("anvil")
 
 
 def free_port() -> int:
@@ -70,8 +66,8 @@ class AnvilChain(LocalChainMixin):
         binary = find_anvil()
         if binary is None:
             raise ConfigError(
-                "anvil not found on PATH nor in contracts/node_modules/.bin: run "
-                "`cd contracts && npm ci` (or `make setup`), or use inprocess://"
+                "anvil not found (pinned in contracts/node_modules, or native on PATH): "
+                f"{SETUP_HINT}, or use inprocess://"
             )
         self.port = port or free_port()
         self.state = state
@@ -117,8 +113,12 @@ class AnvilChain(LocalChainMixin):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
+                rc = self._proc.returncode
                 err = (self._proc.stderr.read() if self._proc.stderr else b"").decode()[-500:]
-                raise RpcUnreachableError(self.rpc_url, RuntimeError(f"anvil exited: {err}"))
+                self.close()
+                raise RpcUnreachableError(
+                    self.rpc_url, RuntimeError(f"anvil exited with status {rc} on start-up: {err}")
+                )
             try:
                 self.w3.eth.chain_id  # noqa: B018 - a probe
                 return
