@@ -87,6 +87,11 @@ def dev_signers(count: int = 10) -> list[Signer]:
     ]
 
 
+def dev_signer(index: int) -> Signer:
+    """One development account (index 0 is the deployer; simulated participant i is i + 1)."""
+    return Signer(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"))
+
+
 def from_keystore(path: str | os.PathLike[str], password: str | None = None) -> Signer:
     """Decrypt an eth-account (V3) keystore; the password comes from env or a prompt."""
     p = Path(path)

@@ -1,69 +1,84 @@
-"""Flower App: digits MLP trained with a robust strategy, some clients sign-flipping.
+"""The reference Flower App: a staked federation training a digits MLP.
 
-    flwr run . --federation-config "num-supernodes=6"
-    flwr run . --run-config "aggregator='median' num-malicious=2"
+    flwr run . --federation-config "num-supernodes=10"
+    flwr run . --run-config "strategy='krum' f=1 behaviours='0:sign-flip,1:free-rider'"
 
-Run config keys ([tool.flwr.app.config]): num-server-rounds, aggregator (a name of
-`strategies.flower.STRATEGIES`, or "fedavg" for Flower's FedAvg as the baseline),
-num-malicious (clients with partition-id < this send −(their update); also the f of the
-rule), local-epochs, learning-rate; optional: dirichlet-alpha (0 = IID, the default),
-seed.
+The ServerApp is the coordinator: `federation.flower` wraps the configured inner strategy
+so every round is opened, validated, scored, finalized and recorded on-chain (run-config
+keys: `federation.flower.settings.KEYS`, documented in the README). The ClientApp is a
+participant: it trains on its digits partition and `fedstake_mod` (outermost) signs what
+leaves the node. In simulation, `adversary_mod` sits outside it to play the misbehaving
+participants named in `behaviours`.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+import torch
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
-from flwr.serverapp.strategy import FedAvg, Strategy
 
+from federation.engine import RoundOutcome
+from federation.flower.client_mod import fedstake_mod, register_identity
+from federation.flower.inner import build_strategy
+from federation.flower.records import arrays_of
+from federation.flower.server import staked_federation
+from federation.flower.settings import TOKEN, RunSettings
 from simulations.data import client_data, holdout_set
+from simulations.flower_behaviours import adversary_mod, apply_training, check_behaviour
 from simulations.models import evaluate, make_model, train
-from strategies.flower import STRATEGIES
 
-client_app = ClientApp()
+client_app = ClientApp(mods=[adversary_mod, fedstake_mod])
+register_identity(client_app)
 server_app = ServerApp()
 
 
-def _alpha(cfg: dict[str, Any]) -> float | None:
-    alpha = float(cfg.get("dirichlet-alpha", 0.0))
-    return alpha if alpha > 0 else None
+def _numpy_state(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _local(context: Context) -> tuple[np.ndarray, np.ndarray]:
+def _record(arrays: dict[str, np.ndarray]) -> ArrayRecord:
+    return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays.items()})
+
+
+def _model_from(arrays: dict[str, np.ndarray]) -> torch.nn.Module:
+    model = make_model()
+    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+    return model
+
+
+def _local(context: Context, settings: RunSettings) -> tuple[np.ndarray, np.ndarray]:
     pid = int(context.node_config["partition-id"])
     n = int(context.node_config["num-partitions"])
-    cfg = dict(context.run_config)
-    return client_data(pid, n, alpha=_alpha(cfg), seed=int(cfg.get("seed", 0)))
+    alpha = settings.dirichlet_alpha if settings.dirichlet_alpha > 0 else None
+    return client_data(pid, n, alpha=alpha, seed=settings.seed)
 
 
 @client_app.train()
 def client_train(msg: Message, context: Context) -> Message:
-    """Train locally; a malicious client sends global − (local − global) (sign flip)."""
-    cfg = dict(context.run_config)
-    model = make_model()
-    global_state = msg.content["arrays"].to_torch_state_dict()
-    model.load_state_dict(global_state)
-    x, y = _local(context)
+    """Train locally from the global model; a simulated attacker then (mis)behaves."""
+    s = RunSettings.from_run_config(context.run_config)
+    pid = int(context.node_config["partition-id"])
+    behaviour = check_behaviour(s.behaviour_of(pid))
+    g = arrays_of(msg.content["arrays"])
+    model = _model_from(g)
+    x, y = _local(context, s)
+    if behaviour == "lazy":
+        x, y = x[: max(1, len(x) // 20)], y[: max(1, len(y) // 20)]
     rnd = int(msg.content["config"].get("server-round", 0))
-    loss = train(
-        model,
-        x,
-        y,
-        epochs=int(cfg["local-epochs"]),
-        lr=float(cfg["learning-rate"]),
-        seed=rnd * 1000 + int(context.node_config["partition-id"]),
-    )
-    state = model.state_dict()
-    if int(context.node_config["partition-id"]) < int(cfg["num-malicious"]):
-        state = {k: 2 * global_state[k] - v for k, v in state.items()}
+    loss = train(model, x, y, epochs=s.local_epochs, lr=s.learning_rate, seed=rnd * 1000 + pid)
+    rng = np.random.default_rng(rnd * 1000 + pid)
+    sent = apply_training(behaviour, g, _numpy_state(model), rng)
     content = RecordDict(
         {
-            "arrays": ArrayRecord(torch_state_dict=state),
-            "metrics": MetricRecord({"train-loss": loss, "num-examples": len(x)}),
+            "arrays": _record(sent),
+            "metrics": MetricRecord({"train-loss": float(loss), "num-examples": len(x)}),
         }
     )
     return Message(content=content, reply_to=msg)
@@ -71,47 +86,136 @@ def client_train(msg: Message, context: Context) -> Message:
 
 @client_app.evaluate()
 def client_evaluate(msg: Message, context: Context) -> Message:
-    model = make_model()
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-    x, y = _local(context)
+    s = RunSettings.from_run_config(context.run_config)
+    model = _model_from(arrays_of(msg.content["arrays"]))
+    x, y = _local(context, s)
     loss, acc = evaluate(model, x, y)
     metrics = MetricRecord({"eval-loss": loss, "eval-acc": acc, "num-examples": len(x)})
     return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
 
 
-def make_strategy(name: str, num_malicious: int) -> Strategy:
-    """A robust strategy by name ("fedavg" gives Flower's FedAvg as the baseline)."""
-    key = name.strip().lower().replace("-", "_")
-    if key == "fedavg":
-        return FedAvg(fraction_evaluate=0.0)
-    if key not in STRATEGIES:
-        raise ValueError(f"unknown aggregator {name!r}; known: fedavg, {', '.join(STRATEGIES)}")
-    return STRATEGIES[key](num_malicious=num_malicious, fraction_evaluate=0.0)
+def _round_report(outcome: RoundOutcome, accuracy: float | None) -> dict[str, Any]:
+    scores = {p.participant: p.score for p in outcome.scores.participants} if outcome.scores else {}
+    flags = (
+        {p.participant: [r.name for r in p.reasons] for p in outcome.scores.participants}
+        if outcome.scores
+        else {}
+    )
+    return {
+        "round_id": outcome.round_id,
+        "accuracy": accuracy,
+        "valid": list(outcome.valid),
+        "absent": list(outcome.absent),
+        "exclusions": [e.to_dict() for e in outcome.exclusions],
+        "scores": scores,
+        "flags": flags,
+        "rewards": {p: str(r) for p, r in outcome.decision.rewards.items()},
+        "slashes": [
+            {
+                "participant": s.participant,
+                "reason": s.reason.name,
+                "bps": s.bps,
+                "amount": str(s.amount),
+            }
+            for s in outcome.decision.slashes
+        ],
+        "fallback": outcome.fallback,
+        "gas": outcome.gas,
+        "seconds": outcome.seconds,
+        "version": outcome.version_id,
+        "aggregate_hash": outcome.aggregate_hash.hex(),
+    }
 
 
 @server_app.main()
 def main(grid: Grid, context: Context) -> None:
-    cfg = dict(context.run_config)
-    strategy = make_strategy(str(cfg["aggregator"]), int(cfg["num-malicious"]))
-    x_test, y_test = holdout_set(seed=int(cfg.get("seed", 0)))
+    s = RunSettings.from_run_config(context.run_config)
+    for item in s.behaviours.replace(" ", "").split(","):
+        if item:
+            check_behaviour(item.partition(":")[2])
+    t0 = time.perf_counter()
+    x_test, y_test = holdout_set(seed=s.seed)
+    accuracy: dict[int, float] = {}
 
     def central(server_round: int, arrays: ArrayRecord) -> MetricRecord:
-        model = make_model()
-        model.load_state_dict(arrays.to_torch_state_dict())
-        loss, acc = evaluate(model, x_test, y_test)
+        loss, acc = evaluate(_model_from(arrays_of(arrays)), x_test, y_test)
+        accuracy[server_round] = acc
         return MetricRecord({"test-loss": loss, "test-acc": acc})
 
-    train_config = ConfigRecord(
-        {"local-epochs": int(cfg["local-epochs"]), "lr": float(cfg["learning-rate"])}
+    initial = _record(_numpy_state(make_model(seed=s.seed)))
+    train_config = ConfigRecord({"local-epochs": s.local_epochs, "lr": s.learning_rate})
+    summary: dict[str, Any] = {"settings": s.hyperparams(), "staked": s.staked}
+    if not s.staked:  # the inner strategy alone: the baseline, and the chain-off benchmark
+        strategy = build_strategy(s.strategy, s.f)
+        strategy.start(
+            grid, initial, num_rounds=s.rounds, train_config=train_config, evaluate_fn=central
+        )
+        summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
+        _finish(s, summary)
+        return
+
+    reports: list[dict[str, Any]] = []
+    fed = staked_federation(
+        s,
+        grid,
+        dataset={"name": "sklearn-digits", "seed": s.seed, "alpha": s.dirichlet_alpha},
+        on_round=lambda rnd, out: reports.append(_round_report(out, None)),
     )
-    result = strategy.start(
-        grid=grid,
-        initial_arrays=ArrayRecord(torch_state_dict=make_model().state_dict()),
-        num_rounds=int(cfg["num-server-rounds"]),
-        train_config=train_config,
-        evaluate_fn=central,
-    )
-    final = result.evaluate_metrics_serverapp
-    if final:
-        last = final[max(final)]
-        print(f"final test accuracy ({cfg['aggregator']}): {float(last['test-acc']):.3f}")
+    try:
+        fed.strategy.start(
+            grid,
+            initial,
+            num_rounds=s.rounds,
+            timeout=s.round_timeout,
+            train_config=train_config,
+            evaluate_fn=central,
+        )
+        fed.strategy.settle()
+        for i, r in enumerate(reports, start=1):
+            r["accuracy"] = accuracy.get(i)
+        summary.update(_closing(fed, reports))
+        summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
+        _finish(s, summary)
+    finally:
+        fed.close()
+
+
+def _closing(fed: Any, reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accounting to the wei and `verify` of every round, from chain + artifacts."""
+    from federation.verify import verify_round
+    from simulations.accounting import check_accounting
+
+    led = fed.ledger
+    acct = check_accounting(led)
+    verified = {}
+    for r in reports:
+        rep = verify_round(led, fed.engine.store, r["round_id"])
+        verified[r["round_id"]] = {"ok": rep.ok, "report": rep.to_dict()}
+    role_balances = {
+        p: {"stake": str(led.stake_of(p).slashable), "wallet": str(led.token_balance(p))}
+        for p in sorted(
+            {
+                a
+                for r in reports
+                for a in r["valid"] + r["absent"] + [e["participant"] for e in r["exclusions"]]
+            }
+        )
+    }
+    return {
+        "rounds": reports,
+        "refused": dict(fed.strategy.refusal_counts),
+        "settle_gas": {str(k): v for k, v in fed.strategy.settle_gas.items()},
+        "accounting": {"held": str(acct.held), "owed": str(acct.owed), "balanced": acct.balanced},
+        "verify": verified,
+        "participants": role_balances,
+        "artifacts": str(fed.store_path.resolve()),
+        "token": TOKEN,
+    }
+
+
+def _finish(s: RunSettings, summary: dict[str, Any]) -> None:
+    if s.summary_file:
+        path = Path(s.summary_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2, default=str))
+    print(f"fedstake run finished in {summary.get('seconds', 0):.1f} s", flush=True)
