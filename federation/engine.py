@@ -30,6 +30,7 @@ from eth_utils import to_checksum_address
 
 from federation.aggregation import AggregateResult, Aggregator
 from federation.artifact_store import ArtifactStore
+from federation.crashpoints import crash_point
 from federation.journal import (
     CLAIMED,
     DECIDED,
@@ -466,6 +467,7 @@ class RoundEngine:
         if self.journal:
             self.journal.append(DECIDED, rid, aggregate_hash=agg_hash.hex())
         self._save_state()
+        crash_point("before-finalize")  # testing hook (federation.crashpoints)
         with timer("chain"):
             fin = led.finalize_round(
                 rid, aggregate_hash=agg_hash, results=results, slashes=evidence
@@ -584,23 +586,34 @@ class RoundEngine:
         """Finish rounds a previous run of this coordinator left half done.
 
         Decided but not finalized → finalize exactly what was decided (a finalize that did
-        land is recognised); finalized but not recorded → record provenance; opened but
-        never decided (the replies died with the process) → expired once its deadline
-        passes (`settle_due`). Returns the round ids it finished.
+        land is recognised), or, when the coordinator was down past the round's finalize
+        deadline, expire it and forget its decision; finalized but not recorded → record
+        provenance; opened but never decided (the replies died with the process) → expired
+        once its deadline passes (`settle_due`). Returns the round ids it finished.
         """
         if self.journal is None:
             return []
         finished = []
+        errors = self.ledger.errors
         for rid, entry in sorted(self.journal.rounds().items()):
-            if entry.has(DECIDED) and not entry.has(RECORDED):
+            if entry.has(DECIDED) and not entry.has(RECORDED) and not entry.has(EXPIRED):
                 manifest = self.store.get_named(manifest_name(rid))
                 results = RoundResults.from_dict(manifest["results"])
                 agg_hash = bytes.fromhex(manifest["aggregate_hash"])
                 evidence = _evidence_from_manifest(manifest)
                 if not entry.has(FINALIZED):
-                    fin = self.ledger.finalize_round(
-                        rid, aggregate_hash=agg_hash, results=results, slashes=evidence
-                    )
+                    try:
+                        fin = self.ledger.finalize_round(
+                            rid, aggregate_hash=agg_hash, results=results, slashes=evidence
+                        )
+                    except (errors.FinalizeDeadlinePassed, errors.InvalidRoundStatus):
+                        if self.ledger.get_round(rid).status not in (
+                            RoundStatus.OPEN,
+                            RoundStatus.EXPIRED,
+                        ):
+                            raise  # finalized with another result: a human must look
+                        self._expire_decided(rid, manifest)
+                        continue
                     self._journal(FINALIZED, rid, gas=fin.gas_used, resumed=True)
                     log.warning(
                         "round %d: resumed finalize (%s)",
@@ -610,6 +623,22 @@ class RoundEngine:
                 self._record(rid, agg_hash)
                 finished.append(rid)
         return finished
+
+    def _expire_decided(self, round_id: int, manifest: Mapping[str, Any]) -> None:
+        """A decided round whose finalize can no longer land: expire it (its budget goes
+        back to the pool, nobody is paid or slashed) and, when it is the latest decided
+        round, put the settlement state back to before its decision."""
+        assert self.journal is not None
+        self.ledger.expire_round(round_id)  # already_applied when it is expired
+        later = any(r > round_id and e.has(DECIDED) for r, e in self.journal.rounds().items())
+        if not later:
+            before = manifest.get("settlement_before")
+            self.settlement = (
+                None if before is None else SettlementState.from_json(json.dumps(before))
+            )
+            self._save_state()
+        self._journal(EXPIRED, round_id, decided=True)
+        log.warning("round %d: its finalize deadline passed while down; expired", round_id)
 
 
 def _with_participant(s: Submission, who: str) -> Submission:

@@ -21,6 +21,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
+from federation.crashpoints import crash_point
 from federation.errors import (
     ContractRevert,
     InsufficientBalanceError,
@@ -263,6 +264,8 @@ class TxSender:
                         log.info("%s: nonce %d taken, resyncing", context, nonce)
                         continue
                     raise
+        # testing hook: die after the broadcast, before the receipt (context = Contract.fn)
+        crash_point(f"after-send:{context.rpartition('.')[2]}")
         return self.wait(tx_hash, context, tx=base)
 
     def _chain_id(self) -> int:
