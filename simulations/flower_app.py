@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
+from flwr.clientapp.mod import fixedclipping_mod
 from flwr.serverapp import Grid, ServerApp
+from flwr.supercore.differential_privacy import KEY_CLIPPING_NORM
 
 from federation.engine import RoundOutcome
 from federation.flower.client_mod import fedstake_mod, register_identity
@@ -34,7 +37,18 @@ from simulations.data import client_data, holdout_set
 from simulations.flower_behaviours import adversary_mod, apply_training, check_behaviour
 from simulations.models import evaluate, make_model, train
 
-client_app = ClientApp(mods=[adversary_mod, fedstake_mod])
+
+def optional_clipping_mod(msg: Message, context: Context, call_next: Any) -> Message:
+    """Flower's client-side DP clipping when the server's DP wrapper asks for it."""
+    config = next(iter(msg.content.config_records.values()), {})
+    if msg.metadata.message_type.split(".")[0] == "train" and KEY_CLIPPING_NORM in config:
+        return fixedclipping_mod(msg, context, call_next)
+    return call_next(msg, context)
+
+
+# fedstake_mod is outermost of the real participant's mods: it signs what leaves the node,
+# after clipping. adversary_mod only simulates attackers tampering after signing.
+client_app = ClientApp(mods=[adversary_mod, fedstake_mod, optional_clipping_mod])
 register_identity(client_app)
 server_app = ServerApp()
 
@@ -129,7 +143,13 @@ def _round_report(outcome: RoundOutcome, accuracy: float | None) -> dict[str, An
 
 @server_app.main()
 def main(grid: Grid, context: Context) -> None:
-    s = RunSettings.from_run_config(context.run_config)
+    run(grid, context.run_config)
+
+
+def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The coordinator's whole run on any grid (Flower's, or `InProcessGrid`); returns the
+    summary it also writes to `summary-file`."""
+    s = RunSettings.from_run_config(run_config)
     for item in s.behaviours.replace(" ", "").split(","):
         if item:
             check_behaviour(item.partition(":")[2])
@@ -152,7 +172,7 @@ def main(grid: Grid, context: Context) -> None:
         )
         summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
         _finish(s, summary)
-        return
+        return summary
 
     reports: list[dict[str, Any]] = []
     fed = staked_federation(
@@ -176,6 +196,7 @@ def main(grid: Grid, context: Context) -> None:
         summary.update(_closing(fed, reports))
         summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
         _finish(s, summary)
+        return summary
     finally:
         fed.close()
 

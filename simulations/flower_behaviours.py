@@ -66,24 +66,20 @@ CallNext = Callable[[Message, Context], Message]
 def adversary_mod(msg: Message, context: Context, call_next: CallNext) -> Message:
     """Outermost mod of simulated clients: wire behaviours (a no-op for honest ones)."""
     name = _behaviour(context)
+    impersonated = None
     if name.startswith("impersonate-"):
-        victim = dev_signer(1 + int(name.removeprefix("impersonate-")))
-        if (
-            msg.metadata.message_type == IDENTIFY_MESSAGE_TYPE
-            and IDENTIFY in msg.content.config_records
-        ):
-            return identity_reply(msg, context, signer=victim)
+        impersonated = dev_signer(1 + int(name.removeprefix("impersonate-")))
+        mtype = msg.metadata.message_type
+        if mtype == IDENTIFY_MESSAGE_TYPE and IDENTIFY in msg.content.config_records:
+            return identity_reply(msg, context, signer=impersonated)
+    rec = msg.content.config_records.get(ROUND)
+    info = RoundInfo.from_record(rec) if rec is not None else None
     reply = call_next(msg, context)
-    if (
-        msg.metadata.message_type.split(".")[0] != "train"
-        or ROUND not in msg.content.config_records
-    ):
+    if info is None or reply.has_error() or COMMITMENT not in reply.content.config_records:
         return reply
-    if reply.has_error() or COMMITMENT not in reply.content.config_records:
-        return reply
-    if name.startswith("impersonate-"):
+    if impersonated is not None:
         del reply.content.config_records[COMMITMENT]
-        return sign_reply(msg, reply, dev_signer(1 + int(name.removeprefix("impersonate-"))))
+        return sign_reply(msg, reply, impersonated, info)
     if name == "forged-hash":
         (arrays,) = reply.content.array_records.values()
         for key in list(arrays.keys()):
@@ -92,7 +88,6 @@ def adversary_mod(msg: Message, context: Context, call_next: CallNext) -> Messag
             arrays[key] = Array(a)
     elif name == "forged-signature":
         c, _ = commitment_from_record(reply.content.config_records[COMMITMENT])
-        info = RoundInfo.from_record(msg.content.config_records[ROUND])
         forged = sign_commitment(info.domain, c, generate().key)
         reply.content.config_records[COMMITMENT] = commitment_record(c, forged)
     elif name == "replay":

@@ -115,9 +115,8 @@ def identity_reply(msg: Message, context: Context, signer: Signer | None = None)
     return Message(content=RecordDict({IDENTITY: record}), reply_to=msg)
 
 
-def sign_reply(msg: Message, reply: Message, signer: Signer) -> Message:
+def sign_reply(msg: Message, reply: Message, signer: Signer, info: RoundInfo) -> Message:
     """Attach the signed commitment to a train reply (arrays as they leave the node)."""
-    info = RoundInfo.from_record(msg.content.config_records[ROUND])
     (global_record,) = msg.content.array_records.values()
     received = update_hash(arrays_of(global_record))
     if received != info.global_model_hash:
@@ -126,17 +125,30 @@ def sign_reply(msg: Message, reply: Message, signer: Signer) -> Message:
         raise RecordError("a train reply needs exactly one ArrayRecord and one MetricRecord")
     (arrays,) = reply.content.array_records.values()
     (metrics,) = reply.content.metric_records.values()
-    num_examples = _num_examples(metrics)
     commitment = Commitment(
         round_id=info.round_id,
         participant=signer.address,
         global_model_hash=received,  # what this node actually trained from
         update_hash=update_hash(arrays_of(arrays)),
-        num_examples=num_examples,
+        num_examples=_num_examples(metrics),
     )
     sig = sign_commitment(info.domain, commitment, signer.key)
     reply.content.config_records[COMMITMENT] = commitment_record(commitment, sig)
     return reply
+
+
+def take_round_info(msg: Message) -> RoundInfo | None:
+    """Read and remove our record from a train message, so inner mods and the app see the
+    message exactly as a plain Flower strategy would have sent it (e.g. Flower's
+    `fixedclipping_mod` insists on a single ConfigRecord)."""
+    if msg.metadata.message_type.split(".")[0] != "train":
+        return None
+    rec = msg.content.config_records.get(ROUND)
+    if rec is None:
+        return None
+    info = RoundInfo.from_record(rec)
+    del msg.content.config_records[ROUND]
+    return info
 
 
 def _num_examples(metrics: MetricRecord) -> int:
@@ -151,13 +163,14 @@ def fedstake_mod(msg: Message, context: Context, call_next: CallNext) -> Message
     mtype = msg.metadata.message_type
     if mtype == IDENTIFY_MESSAGE_TYPE and IDENTIFY in msg.content.config_records:
         return identity_reply(msg, context)
-    if mtype.split(".")[0] == "train" and ROUND in msg.content.config_records:
-        signer = node_signer(context)  # fail before training when there is no key
-        reply = call_next(msg, context)
-        if reply.has_error():
-            return reply
-        return sign_reply(msg, reply, signer)
-    return call_next(msg, context)
+    info = take_round_info(msg)
+    if info is None:
+        return call_next(msg, context)
+    signer = node_signer(context)  # fail before training when there is no key
+    reply = call_next(msg, context)
+    if reply.has_error():
+        return reply
+    return sign_reply(msg, reply, signer, info)
 
 
 def register_identity(app: ClientApp) -> ClientApp:

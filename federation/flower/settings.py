@@ -61,6 +61,18 @@ KEYS: dict[str, tuple[str, type, Any, str]] = {
 }
 
 
+def run_config(**overrides: Any) -> dict[str, Any]:
+    """A complete run config (every key at its default) with `overrides` applied, as
+    `flwr run` builds it from pyproject; keys use their run-config names (`a_b` → `a-b`)."""
+    cfg = {key: default for key, (_, _, default, _) in KEYS.items()}
+    for name, value in overrides.items():
+        key = name.replace("_", "-")
+        if key not in KEYS:
+            raise ConfigError(f"unknown run-config key {key!r}")
+        cfg[key] = value
+    return cfg
+
+
 @dataclass(frozen=True)
 class RunSettings:
     rounds: int = 3
