@@ -1,5 +1,5 @@
-"""The Flower App's handlers in-process (no Ray): honest and sign-flipping clients, and
-the server-side strategy factory."""
+"""The reference Flower App's handlers in-process (no Ray): honest and sign-flipping
+clients, and the inner-strategy factory by name."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, Metadata, Reco
 from flwr.serverapp.strategy import FedAvg
 
 from simulations.data import client_data, holdout_set
-from simulations.flower_app import client_evaluate, client_train, make_strategy
+from federation.flower.inner import build_strategy
+from federation.flower.settings import run_config
+from simulations.flower_app import client_evaluate, client_train
 from simulations.models import make_model
 from strategies.flower import Krum, RobustStrategy, validate_replies
 
-RUN_CONFIG = {
-    "num-server-rounds": 1,
-    "aggregator": "krum",
-    "num-malicious": 1,
-    "local-epochs": 1,
-    "learning-rate": 0.1,
-}
+RUN_CONFIG = run_config(num_server_rounds=1, behaviours="0:sign-flip")
 
 
 def _context(pid: int) -> Context:
@@ -74,10 +70,10 @@ def test_evaluate_reply() -> None:
     assert 0.0 <= m["eval-acc"] <= 1.0 and m["num-examples"] > 0
 
 
-def test_make_strategy() -> None:
-    s = make_strategy("krum", 1)
+def test_build_strategy_by_name() -> None:
+    s = build_strategy("krum", 1)
     assert isinstance(s, Krum) and s.num_malicious == 1
-    assert isinstance(make_strategy("multi-krum", 0), RobustStrategy)
-    assert isinstance(make_strategy("fedavg", 0), FedAvg)
-    with pytest.raises(ValueError):
-        make_strategy("nope", 0)
+    assert isinstance(build_strategy("multi-krum", 0), RobustStrategy)
+    assert isinstance(build_strategy("fedavg", 0), FedAvg)
+    with pytest.raises(ValueError, match="unknown strategy 'nope'"):
+        build_strategy("nope", 0)
