@@ -1,4 +1,4 @@
-"""``fedstake``: the ledger from a shell (deploy, stake, rounds, claims, history).
+"""``fedstake``: the ledger from a shell (deploy, stake, rounds, claims, history, verify).
 
 Every command but ``deploy`` reads the deployment file; the chain comes from --chain or
 $FEDSTAKE_CHAIN; the key from $FEDSTAKE_PRIVATE_KEY or $FEDSTAKE_KEYSTORE (local chains
@@ -90,6 +90,14 @@ def _with_ledger(args: argparse.Namespace, fn: Any) -> Any:
         ledger.close()
 
 
+class Exit:
+    """What a command that prints its own output returns: the text and the exit code."""
+
+    def __init__(self, code: int, text: str = "") -> None:
+        self.code = code
+        self.text = text
+
+
 def _tx(result: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"already_applied": result.already_applied}
     if result.receipt is not None:
@@ -127,6 +135,54 @@ def cmd_new_key(args: argparse.Namespace) -> Any:
         "keystore": str(args.out),
         "use": f"export FEDSTAKE_KEYSTORE={args.out}",
     }
+
+
+def cmd_verify(args: argparse.Namespace) -> Exit:
+    """Re-run a finalized round from its artifacts; 0 all checks pass, 1 a mismatch,
+    2 nothing could be verified (no manifest, no store, no chain)."""
+    from federation.artifact_store import ArtifactError
+
+    try:
+        result: Exit = _with_ledger(args, _verify)
+        return result
+    except (FedstakeError, ArtifactError) as exc:
+        print(f"fedstake: error: {exc}", file=sys.stderr)
+        return Exit(2)
+
+
+def _verify(ledger: Any, args: argparse.Namespace) -> Exit:
+    from federation.verify import verify_round
+
+    report = verify_round(ledger, _verify_store(ledger, args), args.round_id)
+    text = json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.render()
+    return Exit(0 if report.ok else 1, text)
+
+
+def _verify_store(ledger: Any, args: argparse.Namespace) -> Any:
+    """--store, or the store the round's aggregate was recorded in (provenance URI)."""
+    from federation.artifact_store import ArtifactError, LocalArtifactStore
+    from federation.verify import VerifyError, finalized_round
+
+    rid = args.round_id
+    uri = args.store
+    if uri is None:
+        info = finalized_round(ledger, rid)
+        version = ledger.version_of_weights(info.aggregate_hash)
+        if not version:
+            raise VerifyError(
+                f"round {rid}'s aggregate 0x{info.aggregate_hash.hex()} has no provenance "
+                "record on-chain to locate its artifact store: pass --store DIR_OR_URI (the "
+                f"coordinator's artifact directory, holding round-{rid}-manifest.json)"
+            )
+        uri = ledger.get_version(version).weights_uri
+    try:
+        return LocalArtifactStore.from_uri(uri)
+    except ArtifactError as exc:
+        where = "--store" if args.store is not None else "the round's provenance record"
+        raise VerifyError(
+            f"{exc} (from {where}): fetch the coordinator's artifact store and pass "
+            "--store DIR_OR_URI"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
         lambda L, a: L.lineage(a.version_id),
         ("version_id", {"type": int}),
     )
+    v = sub.add_parser(
+        "verify",
+        help="re-run a finalized round from its artifacts and compare with the chain",
+        description="Re-run a finalized round from the coordinator's artifact store and "
+        "compare every decision with what was finalized on-chain. Exit 0: every check "
+        "passes; 1: a mismatch (the report names it); 2: nothing could be verified.",
+    )
+    v.add_argument("round_id", metavar="ROUND", type=int)
+    v.add_argument(
+        "--store",
+        metavar="DIR_OR_URI",
+        default=None,
+        help="the coordinator's artifact store (default: where the round's provenance "
+        "record says its aggregate is)",
+    )
+    v.add_argument("--json", action="store_true", help="the report as JSON")
+    v.set_defaults(run=cmd_verify)
     simple("pause", "pause every contract (pauser)", lambda L, a: L.pause() or {"paused": True})
     simple("unpause", "unpause (pauser)", lambda L, a: L.unpause() or {"paused": False})
     return p
@@ -236,10 +309,15 @@ def _history(ledger: Any, a: argparse.Namespace) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        _print(args.run(args))
+        result = args.run(args)
     except FedstakeError as exc:
         print(f"fedstake: error: {exc}", file=sys.stderr)
         return 1
+    if isinstance(result, Exit):
+        if result.text:
+            print(result.text)
+        return result.code
+    _print(result)
     return 0
 
 
