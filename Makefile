@@ -22,7 +22,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
         check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger clean
 
 help:
-	@echo "make demo   — set up and run one staked FL round on an in-process chain"
+	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
 	@echo "make test   — set up and run every check (forge, slither, artifacts, ruff, pytest)"
 
 setup: setup-python setup-contracts setup-slither
@@ -48,7 +48,8 @@ $(CONTRACTS)/node_modules/.stamp-installed: $(CONTRACTS)/package.json $(CONTRACT
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup
+# The demo needs only Python: contract artifacts ship inside federation/artifacts.
+demo: setup-python
 	$(PY) -m simulations.demo
 
 test: setup check-artifacts check-forge-exit test-contracts slither lint test-python
