@@ -8,9 +8,9 @@ import pytest
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, Metadata, RecordDict
 from flwr.serverapp.strategy import FedAvg
 
-from simulations.data import client_data, holdout_set
 from federation.flower.inner import build_strategy
 from federation.flower.settings import run_config
+from simulations.data import client_data, holdout_set
 from simulations.flower_app import client_evaluate, client_train
 from simulations.models import make_model
 from strategies.flower import Krum, RobustStrategy, validate_replies
