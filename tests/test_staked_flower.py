@@ -248,3 +248,31 @@ def test_identity_reply_binds_node_run_and_nonce() -> None:
     other_nonce = NodeBinding(key.address, 42, run_id_bytes(1), 99, b"\x06" * 32)
     assert recover_node_binding(domain, other_nonce, bytes(rec["signature"])) != key.address
     assert fedstake_mod  # the mod answers the same query (exercised by the runs above)
+
+
+def test_wrapper_requires_the_engine_to_aggregate_with_the_inner_strategy(tmp_path: Path) -> None:
+    """The README's way of wrapping an existing strategy works; a mismatch is refused."""
+    from flwr.serverapp.strategy import FedAvg
+
+    from federation.aggregation import RuleAggregator
+    from federation.artifact_store import LocalArtifactStore
+    from federation.engine import RoundEngine
+    from federation.flower import StakedStrategy
+    from federation.flower.inner import InnerStrategyAggregator
+    from federation.journal import Journal
+    from federation.ledger import Ledger
+
+    ledger = Ledger.deploy("inprocess://")
+    store = LocalArtifactStore(tmp_path)
+    inner = FedAvg(fraction_evaluate=0.0)
+    engine = RoundEngine(
+        ledger,
+        store,
+        InnerStrategyAggregator.wrapping(inner),
+        journal=Journal(tmp_path / "journal.jsonl"),
+    )
+    assert StakedStrategy(inner, engine, budget=10**18).strategy is inner
+    with pytest.raises(ValueError, match="inner strategy decides the aggregate"):
+        StakedStrategy(inner, RoundEngine(ledger, store, RuleAggregator("median")), budget=1)
+    with pytest.raises(ValueError, match="inner strategy decides the aggregate"):
+        StakedStrategy(FedAvg(), engine, budget=1)

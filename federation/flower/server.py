@@ -144,7 +144,9 @@ def staked_federation(
             dataset_fingerprint=fingerprint(dataset),
             code_commit=code_commit(),
             max_examples=settings.max_examples,
-            claim_for_participants=dev,
+            # A fresh simulated deployment claims for its simulated participants; with a
+            # deployment file, participants claim themselves (`fedstake claim`).
+            claim_for_participants=dev and not settings.deployment,
         )
         resumed = engine.resume()
         if resumed:

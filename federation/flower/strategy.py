@@ -37,6 +37,7 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
 from federation.engine import OpenedRound, RoundEngine, RoundOutcome
+from federation.flower.inner import InnerStrategyAggregator
 from federation.flower.records import (
     COMMITMENT,
     IDENTIFY,
@@ -90,6 +91,13 @@ class StakedStrategy(Strategy):
         on_round: Any = None,
     ) -> None:
         super().__init__()
+        agg = engine.aggregator
+        if not (isinstance(agg, InnerStrategyAggregator) and agg.strategy is strategy):
+            raise ValueError(
+                "the inner strategy decides the aggregate: build the engine with "
+                "InnerStrategyAggregator.wrapping(strategy) (or .named(NAME), then pass "
+                "its .strategy here)"
+            )
         self.strategy = strategy
         self.engine = engine
         self.budget = int(budget)

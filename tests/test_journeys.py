@@ -1,0 +1,95 @@
+"""The README's journeys, as written, through the CLI and `flwr run`, on a persistent local
+chain (anvil with a state file): the coordinator deploys, bonds and funds; participants
+stake themselves; the coordinator runs the staked federation with `flwr run`; each
+participant then claims with the published results file and verifies the round."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from federation.chain.anvil import find_anvil
+from federation.cli import main as fedstake
+from federation.keys import dev_signer
+from simulations.demo import flwr_run, stop, superlink_pids
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.anvil,
+    pytest.mark.skipif(find_anvil() is None, reason="anvil not installed (make setup-contracts)"),
+]
+PARTICIPANTS = 3
+
+
+@pytest.fixture
+def superlink() -> Iterator[None]:
+    before = superlink_pids()
+    yield
+    stop(superlink_pids() - before)
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:
+    code = fedstake(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out) if out.strip().startswith(("{", "[")) else out
+
+
+def test_coordinator_and_participant_journeys(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    superlink: None,
+) -> None:
+    chain = f"anvil://?state={tmp_path / 'chain.json'}"
+    dep = str(tmp_path / "deployment.json")
+    base = ["--chain", chain, "--deployment", dep]
+    # Coordinator: deploy, bond, fund the reward pool (dev account 0 on a local chain).
+    _cli([*base, "deploy"], capsys)
+    _cli([*base, "bond", "200"], capsys)
+    _cli([*base, "fund-pool", "100"], capsys)
+    # Participants: tokens from the test token's faucet, then stake, each with its own key.
+    for pid in range(PARTICIPANTS):
+        monkeypatch.setenv("FEDSTAKE_PRIVATE_KEY", "0x" + bytes(dev_signer(1 + pid).key).hex())
+        _cli([*base, "faucet"], capsys)
+        _cli([*base, "stake", "50"], capsys)
+    monkeypatch.delenv("FEDSTAKE_PRIVATE_KEY")
+    # Coordinator: the staked federation on that deployment, through Flower.
+    artifacts = tmp_path / "artifacts"
+    summary_file = tmp_path / "summary.json"
+    flwr_run(
+        {
+            "chain": chain,
+            "deployment": dep,
+            "num-server-rounds": 2,
+            "strategy": "fedavg",
+            "f": 0,
+            "reward-budget": 10.0,
+            "artifact-dir": str(artifacts),
+            "summary-file": str(summary_file),
+        },
+        PARTICIPANTS,
+        tmp_path / "flwr.log",
+        timeout=600,
+    )
+    summary = json.loads(summary_file.read_text())
+    assert summary["accounting"]["balanced"]
+    store = Path(summary["artifacts"])
+    # Participants: claim each settled round with the published results file, then verify.
+    for pid in range(PARTICIPANTS):
+        who = dev_signer(1 + pid)
+        monkeypatch.setenv("FEDSTAKE_PRIVATE_KEY", "0x" + bytes(who.key).hex())
+        for r in summary["rounds"]:
+            rid = r["round_id"]
+            out = _cli([*base, "claim", str(rid), str(store / f"round-{rid}-results.json")], capsys)
+            assert isinstance(out, dict) and out["already_applied"] is False
+            assert int(r["rewards"][who.address]) > 0
+    monkeypatch.delenv("FEDSTAKE_PRIVATE_KEY")
+    for r in summary["rounds"]:
+        assert fedstake([*base, "verify", str(r["round_id"])]) == 0  # store found on-chain
+    capsys.readouterr()
+    status = _cli([*base, "round", "1"], capsys)
+    assert isinstance(status, dict)
