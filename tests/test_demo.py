@@ -1,15 +1,25 @@
-"""`make demo` end to end (one round): exits 0 only when the accounting balances."""
+"""`make demo` end to end (one round, through `flwr run`): exits 0 only when the accounting
+balances and every round verifies; it stops the SuperLink it started."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from simulations.demo import main
+from simulations.demo import main, superlink_pids
+
+pytestmark = pytest.mark.slow
 
 
-def test_demo_one_round_balances(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert main(["--rounds", "1", "--store", str(tmp_path)]) == 0
+def test_demo_one_round_balances_and_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = superlink_pids()
+    assert main(["--rounds", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "balanced to the wei" in out
-    assert "FORGED_HASH" in out and "MALFORMED" in out
-    assert (tmp_path / "round-1-results.json").exists()
+    assert "balanced to the wei" in out and "verify round 1: ok" in out
+    assert "FORGED_HASH" in out and "MALFORMED" in out and "bad-signature" in out
+    assert "plain FedAvg" in out
+    assert list(tmp_path.glob("artifacts/*/round-1-results.json"))
+    assert superlink_pids() <= before  # the SuperLink flwr run left behind is stopped
