@@ -19,7 +19,8 @@ NODE_BIN := $(abspath $(CONTRACTS)/node_modules/.bin)
 export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
-        check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger clean
+        check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger \
+        bench-overhead clean
 
 help:
 	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
@@ -86,6 +87,12 @@ bench-aggregators: setup-python
 
 bench-ledger: setup
 	$(PY) -m federation.bench
+
+# Wall-time overhead of the staked federation (anvil) over the inner strategy alone, through
+# `flwr run` (20 SuperNodes, 10 rounds, median of 2): prints the README's Markdown tables.
+bench-overhead: setup-python setup-contracts
+	$(PY) -m simulations.bench_overhead --engine flwr --clients 20 --rounds 10 --repeat 2 \
+		--out .fedstake/bench/overhead-flwr.json
 
 clean:
 	rm -rf $(VENV) contracts/node_modules contracts/out contracts/cache
