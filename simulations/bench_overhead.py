@@ -36,10 +36,7 @@ import os
 import platform
 import shlex
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,7 +45,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from simulations.flwr_runner import FlwrRunner
+
 CONCLUDE_PARTS = ("validation", "aggregation", "scoring", "artifacts", "chain")
 TARGET_PCT = 15.0
 
@@ -72,18 +70,6 @@ def configs(args: argparse.Namespace, work: Path, tag: str) -> dict[str, dict[st
             "summary-file": str(work / f"{tag}-on.json"),
         },
     }
-
-
-def toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    return "'" + str(v).replace("'", "") + "'"
-
-
-def run_config_arg(cfg: dict[str, Any]) -> str:
-    return " ".join(f"{k}={toml_value(v)}" for k, v in cfg.items())
 
 
 # -- in-process profiling --------------------------------------------------------------------
@@ -247,106 +233,15 @@ def run_inprocess(cfg_over: dict[str, Any], clients: int) -> dict[str, Any]:
 
 
 # -- flwr run ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def superlinks(pattern: str = "flower-superlink") -> set[int]:
-    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-    return {int(p) for p in out.stdout.split()}
-
-
-class FlwrRunner:
-    """`flwr run . --stream` against one local SuperLink of our own, reused by every run.
-
-    Its FLWR_HOME (config, database, installed FABs) and ports are private to this
-    benchmark, so the SuperLink is started in *our* environment: `.venv/bin` and the
-    pinned native anvil on PATH (the ServerApp inherits the SuperLink's environment and
-    runs from the installed FAB, which has no contracts/ to find anvil in), no runtime
-    dependency installation. Someone else's SuperLink on the default port is left alone.
-    """
-
-    def __init__(self, work: Path) -> None:
-        from federation.foundry import find_tool
-
-        self.port, self.control_port = free_port(), free_port()
-        self.env = dict(os.environ)
-        anvil = find_tool("anvil")
-        path = [str(Path(sys.prefix) / "bin")] + ([str(Path(anvil).parent)] if anvil else [])
-        self.env.update(
-            FLWR_HOME=str(work / "flwr-home"),
-            FLWR_LOCAL_SUPERLINK_HTTP_API_PORT=str(self.port),
-            FLWR_LOCAL_CONTROL_API_PORT=str(self.control_port),
-            FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1",
-            PATH=os.pathsep.join([*path, self.env.get("PATH", "")]),
-        )
-        self.flwr = str(Path(sys.prefix) / "bin" / "flwr")
-        self.pattern = f"flower-superlink.*--port {self.port}"
-        self.before = superlinks()
-        self.started: set[int] = set()
-
-    def start(self) -> float:
-        """Start the SuperLink now (`flwr ls` starts it lazily), so no run pays for it."""
-        mine = superlinks(self.pattern)
-        t0 = time.perf_counter()
-        subprocess.run([self.flwr, "ls"], cwd=REPO, env=self.env, capture_output=True, timeout=120)
-        self.started |= superlinks(self.pattern) - mine
-        return time.perf_counter() - t0
-
-    def command(self, cfg: dict[str, Any], clients: int) -> list[str]:
-        return [
-            self.flwr,
-            "run",
-            ".",
-            "--federation-config",
-            f"num-supernodes={clients}",
-            "--run-config",
-            run_config_arg(cfg),
-            "--stream",
-        ]
-
-    def stop(self) -> dict[str, list[int]]:
-        """Stop the SuperLink this benchmark started (by pid), and only that one."""
-        self.started |= superlinks(self.pattern) - self.before
-        for pid in sorted(self.started):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while self.started & superlinks(self.pattern) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return {
-            "before": sorted(self.before),
-            "started": sorted(self.started),
-            "after": sorted(superlinks()),
-        }
-
-
 def run_flwr(
     runner: FlwrRunner, cfg: dict[str, Any], clients: int, timeout: float, log: Path
 ) -> dict[str, Any]:
-    summary_path = Path(cfg["summary-file"])
-    summary_path.unlink(missing_ok=True)
     load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.run(
-            runner.command(cfg, clients),
-            cwd=REPO,
-            env=runner.env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-        )
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0 or not summary_path.exists():
-        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise RuntimeError(f"flwr run failed (exit {proc.returncode}; log {log}):\n{tail}")
+    wall = runner.run(cfg, clients, log, timeout)
     return {
         "wall": wall,
         "load1": [load0, os.getloadavg()[0]],
-        "summary": json.loads(summary_path.read_text()),
+        "summary": json.loads(Path(cfg["summary-file"]).read_text()),
         "log": str(log),
     }
 

@@ -13,11 +13,7 @@ participants and seeds then run under plain FedAvg with no chain, for comparison
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +23,9 @@ from typing import Any
 from federation.flower.settings import TOKEN, run_config
 from federation.keys import dev_signer
 from simulations.flower_app import client_app, run
+from simulations.flwr_runner import FlwrRunner
 from simulations.inprocess_grid import InProcessGrid
 
-REPO = Path(__file__).resolve().parents[1]
 NODES = 10
 BEHAVIOURS = {0: "sign-flip", 1: "free-rider", 2: "nan", 3: "forged-hash", 4: "forged-signature"}
 SETTINGS = {
@@ -41,47 +37,6 @@ SETTINGS = {
     "seed": 7,
     "behaviours": ",".join(f"{p}:{b}" for p, b in BEHAVIOURS.items()),
 }
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, str):
-        return f"'{value}'"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def superlink_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "flower-superlink"], capture_output=True, text=True)
-    return {int(p) for p in out.stdout.split()}
-
-
-def flwr_run(config: dict[str, Any], nodes: int, log_path: Path, timeout: float = 900) -> None:
-    """`flwr run .` in this environment (no second torch), output to `log_path`."""
-    env = dict(os.environ)
-    env["FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"] = "1"
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    overrides = " ".join(f"{k}={_toml(v)}" for k, v in config.items())
-    cmd = [
-        str(Path(sys.executable).parent / "flwr"),
-        "run",
-        str(REPO),
-        "--federation-config",
-        f"num-supernodes={nodes}",
-        "--run-config",
-        overrides,
-        "--stream",
-    ]
-    with open(log_path, "w") as log:
-        log.write("$ " + shlex.join(cmd) + "\n")
-        log.flush()
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout)
-    if proc.returncode != 0:
-        raise SystemExit(f"flwr run failed (exit {proc.returncode}); see {log_path}")
-
-
-def stop(pids: set[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 15)
 
 
 def _role(address: str) -> str:
@@ -151,11 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         f"fedstake demo: flwr run with {NODES} simulated participants "
         f"({len(BEHAVIOURS)} misbehaving), {args.rounds} rounds, embedded chain"
     )
-    before = superlink_pids()
-    try:
-        flwr_run(staked, NODES, out / "flwr-run.log")
-    finally:
-        stop(superlink_pids() - before)  # the local SuperLink `flwr run` left running
+    with FlwrRunner(out / "flwr") as runner:  # stops the SuperLink it started
+        runner.run(staked, NODES, out / "flwr-run.log")
     summary = json.loads(summary_file.read_text())
     report(summary)
 

@@ -13,23 +13,22 @@ import pytest
 
 from federation.chain.anvil import find_anvil
 from federation.keys import dev_signer
-from simulations.demo import flwr_run, stop, superlink_pids
+from simulations.flwr_runner import FlwrRunner
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def superlink() -> Iterator[None]:
-    """Stop every SuperLink the runs of this module started (flwr run leaves it up)."""
-    before = superlink_pids()
-    yield
-    stop(superlink_pids() - before)
+def superlink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlwrRunner]:
+    """One private SuperLink for the module's runs, stopped at the end."""
+    with FlwrRunner(tmp_path_factory.mktemp("flwr")) as runner:
+        yield runner
 
 
-def _flwr(tmp: Path, nodes: int, **config: Any) -> dict[str, Any]:
+def _flwr(runner: FlwrRunner, tmp: Path, nodes: int, **config: Any) -> dict[str, Any]:
     summary = tmp / "summary.json"
     cfg = {"artifact-dir": str(tmp / "runs"), "summary-file": str(summary), **config}
-    flwr_run(cfg, nodes, tmp / "flwr.log", timeout=600)
+    runner.run(cfg, nodes, tmp / "flwr.log", timeout=600)
     return json.loads(summary.read_text())
 
 
@@ -37,10 +36,11 @@ def _address(pid: int) -> str:
     return dev_signer(1 + pid).address
 
 
-def test_attacked_federation_on_the_embedded_chain(superlink: None, tmp_path: Path) -> None:
+def test_attacked_federation_on_the_embedded_chain(superlink: FlwrRunner, tmp_path: Path) -> None:
     s = _flwr(
+        superlink,
         tmp_path,
-        8,
+        12,  # six misbehaving, one impersonated, one unstaked, four honest
         **{
             "num-server-rounds": 2,
             "strategy": "multi-krum",
@@ -71,8 +71,9 @@ def test_attacked_federation_on_the_embedded_chain(superlink: None, tmp_path: Pa
 
 @pytest.mark.anvil
 @pytest.mark.skipif(find_anvil() is None, reason="anvil not installed (make setup-contracts)")
-def test_honest_federation_on_anvil_pays_everyone(superlink: None, tmp_path: Path) -> None:
+def test_honest_federation_on_anvil_pays_everyone(superlink: FlwrRunner, tmp_path: Path) -> None:
     s = _flwr(
+        superlink,
         tmp_path,
         4,
         **{"num-server-rounds": 2, "chain": "anvil://", "strategy": "fedavg", "f": 0},

@@ -14,7 +14,7 @@ import pytest
 from federation.chain.anvil import find_anvil
 from federation.cli import main as fedstake
 from federation.keys import dev_signer
-from simulations.demo import flwr_run, stop, superlink_pids
+from simulations.flwr_runner import FlwrRunner
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,10 +25,9 @@ PARTICIPANTS = 3
 
 
 @pytest.fixture
-def superlink() -> Iterator[None]:
-    before = superlink_pids()
-    yield
-    stop(superlink_pids() - before)
+def superlink(tmp_path: Path) -> Iterator[FlwrRunner]:
+    with FlwrRunner(tmp_path / "flwr") as runner:
+        yield runner
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:
@@ -42,7 +41,7 @@ def test_coordinator_and_participant_journeys(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    superlink: None,
+    superlink: FlwrRunner,
 ) -> None:
     chain = f"anvil://?state={tmp_path / 'chain.json'}"
     dep = str(tmp_path / "deployment.json")
@@ -60,7 +59,7 @@ def test_coordinator_and_participant_journeys(
     # Coordinator: the staked federation on that deployment, through Flower.
     artifacts = tmp_path / "artifacts"
     summary_file = tmp_path / "summary.json"
-    flwr_run(
+    superlink.run(
         {
             "chain": chain,
             "deployment": dep,
