@@ -45,6 +45,25 @@ class BoundContract:
                 raise
             raise self.sender.decoder.decode(revert_data_from(exc), f"{self.name}.{fn}") from None
 
+    def call_many(self, fn: str, args_list: list[tuple[Any, ...]]) -> list[Any]:
+        """``call(fn, *args)`` for each args, in one JSON-RPC batch where the provider
+        supports it (HTTP), else one by one; any failure falls back to single calls, so
+        errors surface exactly as ``call`` raises them."""
+        if len(args_list) > 1:
+            func = self.contract.get_function_by_name(fn)
+            try:
+                with self.sender.w3.batch_requests() as batch:
+                    for args in args_list:
+                        batch.add(func(*args))
+                    results = list(batch.execute())
+                if len(results) == len(args_list) and not any(
+                    isinstance(r, BaseException) for r in results
+                ):
+                    return results
+            except Exception:  # no batch support (in-process), or one call reverted
+                pass
+        return [self.call(fn, *args) for args in args_list]
+
     def send(
         self, signer: Signer, fn: str, *args: Any, value: int = 0, gas: int | None = None
     ) -> Receipt:

@@ -406,7 +406,7 @@ class RoundEngine:
         absent = tuple(p for p in opened.participants if p not in seen)
         global_arrays = self.store.get(opened.global_model_hash)
         with timer("chain"):
-            stakes = {p: led.stake_of(p).slashable for p in opened.participants}
+            stakes = {p: st.slashable for p, st in led.stakes_of(list(opened.participants)).items()}
         prior = self.settlement
         valid, exclusions, agg, scores, decision, after = decide(
             rid,
@@ -532,17 +532,18 @@ class RoundEngine:
             self.journal.append(step, round_id, **data)
 
     # -- settle ---------------------------------------------------------------------------
-    def settle_due(self) -> dict[int, dict[str, int]]:
-        """Settle every journalled round whose challenge window has passed (and claim for
-        the participants when configured); expire opened rounds that can no longer be
-        finalized. Returns gas per settled round."""
+    def settle_due(self, *, claim: bool = True) -> dict[int, dict[str, int]]:
+        """Settle every journalled round whose challenge window has passed (and, with
+        `claim`, claim for the participants when configured); expire opened rounds that can
+        no longer be finalized. Returns gas per settled round."""
         if self.journal is None:
             return {}
+        claiming = claim and self.claim_for_participants
         led = self.ledger
         now = led.now()
         done: dict[int, dict[str, int]] = {}
         for rid, entry in sorted(self.journal.rounds().items()):
-            if entry.has(SETTLED) and (entry.has(CLAIMED) or not self.claim_for_participants):
+            if entry.has(SETTLED) and (entry.has(CLAIMED) or not claiming):
                 continue
             if entry.has(EXPIRED):
                 continue
@@ -563,7 +564,7 @@ class RoundEngine:
                 done[rid] = {"settle": 0}
             elif info.status != RoundStatus.SETTLED:
                 continue
-            if self.claim_for_participants and not entry.has(CLAIMED):
+            if claiming and not entry.has(CLAIMED):
                 claimed, gas = self._claim_all(rid)
                 self._journal(CLAIMED, rid, amount=str(claimed), gas=gas)
                 done.setdefault(rid, {})["claims"] = gas

@@ -20,7 +20,7 @@ from typing import Any
 
 from web3 import HTTPProvider, Web3
 
-from federation.chain.base import LocalChainMixin
+from federation.chain.base import CHAIN_ID_CACHE, LocalChainMixin
 from federation.errors import ConfigError, RpcUnreachableError
 from federation.foundry import SETUP_HINT, find_tool
 from federation.keys import DEV_MNEMONIC, Signer, dev_signers
@@ -103,6 +103,7 @@ class AnvilChain(LocalChainMixin):
                 self.rpc_url,
                 request_kwargs={"timeout": 60},
                 exception_retry_configuration=None,
+                **CHAIN_ID_CACHE,
             )
         )
         self._wait_ready(startup_timeout)

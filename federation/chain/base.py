@@ -9,6 +9,13 @@ from web3 import Web3
 
 from federation.keys import Signer
 
+# web3 asks eth_chainId before every call and estimate (a third of all requests in a
+# staked round); a provider's chain id cannot change, so that one answer is cached.
+CHAIN_ID_CACHE: dict[str, Any] = {
+    "cache_allowed_requests": True,
+    "cacheable_requests": {"eth_chainId"},
+}
+
 
 @runtime_checkable
 class Chain(Protocol):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from web3 import HTTPProvider, Web3
 
+from federation.chain.base import CHAIN_ID_CACHE
 from federation.errors import RpcUnreachableError
 from federation.keys import Signer
 
@@ -43,7 +44,10 @@ class HttpChain:
         self.url = redact_url(url)
         self.w3 = Web3(
             HTTPProvider(
-                url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+                url,
+                request_kwargs={"timeout": timeout},
+                exception_retry_configuration=None,
+                **CHAIN_ID_CACHE,
             )
         )
         try:

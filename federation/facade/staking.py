@@ -44,6 +44,19 @@ class StakingMixin(LedgerBase):
     def is_eligible(self, account: str | None = None) -> bool:
         return bool(self.stake_manager.call("isEligible", account or self.address))
 
+    def stakes_of(self, accounts: list[str]) -> dict[str, StakeInfo]:
+        """``stake_of`` for many accounts in one batched request (where the RPC allows)."""
+        rows = self.stake_manager.call_many("stakeOf", [(a,) for a in accounts])
+        return {
+            a: StakeInfo(int(r[0]), int(r[1]), int(r[2]))
+            for a, r in zip(accounts, rows, strict=True)
+        }
+
+    def eligibility(self, accounts: list[str]) -> dict[str, bool]:
+        """``is_eligible`` for many accounts in one batched request (where the RPC allows)."""
+        rows = self.stake_manager.call_many("isEligible", [(a,) for a in accounts])
+        return {a: bool(r) for a, r in zip(accounts, rows, strict=True)}
+
     def sign_node_binding(
         self, flower_node_id: int, run_id: bytes, expiry: int, nonce: bytes = b"\x00" * 32
     ) -> bytes:

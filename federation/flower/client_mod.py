@@ -61,6 +61,16 @@ KEYSTORE = "fedstake-keystore"
 PASSWORD_ENV = "fedstake-password-env"
 
 
+@lru_cache(maxsize=256)
+def _dev_signer(index: int) -> Signer:
+    return dev_signer(index)  # a mnemonic derivation costs ~10 ms: once per node, not per reply
+
+
+@lru_cache(maxsize=64)
+def _env_signer(key: str) -> Signer:
+    return from_private_key(key)
+
+
 @lru_cache(maxsize=64)
 def _keystore_signer(path: str, password_env: str) -> Signer:
     if not password_env or password_env not in os.environ:
@@ -78,11 +88,11 @@ def node_signer(context: Context) -> Signer:
         var = str(cfg[KEY_ENV])
         if not os.environ.get(var):
             raise KeyLoadError(f"node config {KEY_ENV}={var!r} but ${var} is not set")
-        return from_private_key(os.environ[var])
+        return _env_signer(os.environ[var])
     if KEYSTORE in cfg:
         return _keystore_signer(str(cfg[KEYSTORE]), str(cfg.get(PASSWORD_ENV, "")))
     if "partition-id" in cfg and bool(context.run_config.get("simulated-keys", False)):
-        return dev_signer(1 + int(cfg["partition-id"]))
+        return _dev_signer(1 + int(cfg["partition-id"]))
     raise KeyLoadError(
         f"no participant key: start the SuperNode with --node-config "
         f'\'{KEY_ENV}="VAR"\' (hex key in $VAR) or \'{KEYSTORE}="FILE" {PASSWORD_ENV}="VAR"\' '

@@ -201,10 +201,11 @@ class StakedStrategy(Strategy):
 
     def eligible_nodes(self) -> dict[int, str]:
         """Bound nodes whose address is staked and eligible now (re-checked every round)."""
-        led = self.engine.ledger
+        bound = sorted(self.node_address.items())
+        ok = self.engine.ledger.eligibility([addr for _, addr in bound])
         out = {}
-        for node, addr in sorted(self.node_address.items()):
-            if led.is_eligible(addr):
+        for node, addr in bound:
+            if ok[addr]:
                 out[node] = addr
             else:
                 self._refuse(
@@ -284,12 +285,14 @@ class StakedStrategy(Strategy):
         if self.warp_after_finalize:
             led = self.engine.ledger
             led.advance_time(led.round_config().challenge_window + 1)
-        self.settle()
+        self.settle(claim=False)  # claims (simulations only) wait for the end of the run
 
-    def settle(self) -> dict[int, dict[str, int]]:
-        """Settle (and, if configured, claim) every round past its challenge window."""
-        done = self.engine.settle_due()
-        self.settle_gas.update(done)
+    def settle(self, *, claim: bool = True) -> dict[int, dict[str, int]]:
+        """Settle every round past its challenge window; with `claim`, also trigger the
+        participants' pull payments when the engine is configured to (simulations)."""
+        done = self.engine.settle_due(claim=claim)
+        for rid, gas in done.items():
+            self.settle_gas.setdefault(rid, {}).update(gas)
         return done
 
     # -- evaluate: the inner strategy's ---------------------------------------------------
