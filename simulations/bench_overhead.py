@@ -67,6 +67,7 @@ def configs(args: argparse.Namespace, work: Path, tag: str) -> dict[str, dict[st
             **common,
             "staked": True,
             "chain": args.chain,
+            "closing-audit": args.audit,
             "summary-file": str(work / f"{tag}-on.json"),
         },
     }
@@ -466,6 +467,8 @@ def command_line(args: argparse.Namespace) -> str:
     parts += [f"--chain {shlex.quote(args.chain)}"]
     if (args.strategy, args.f, args.seed) != ("multi-krum", 2, 0):
         parts += [f"--strategy {args.strategy}", f"--f {args.f}", f"--seed {args.seed}"]
+    if args.audit:
+        parts.append("--audit")
     if args.out:
         parts.append(f"--out {shlex.quote(args.out)}")
     return " ".join(parts)
@@ -481,6 +484,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--strategy", default="multi-krum")
     p.add_argument("--f", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--audit",
+        action="store_true",
+        help="include the closing audit (simulated claims, accounting, verify of every round)",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per flwr run")
     p.add_argument("--out", default="", help="write the JSON result here")
     p.add_argument("--keep", action="store_true", help="keep summaries, logs and artifacts")

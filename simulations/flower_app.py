@@ -190,10 +190,12 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
             train_config=train_config,
             evaluate_fn=central,
         )
-        fed.strategy.settle()
+        fed.strategy.settle(claim=s.closing_audit)
         for i, r in enumerate(reports, start=1):
             r["accuracy"] = accuracy.get(i)
-        summary.update(_closing(fed, reports))
+        summary.update(rounds=reports, artifacts=str(fed.store_path.resolve()))
+        if s.closing_audit:
+            summary.update(_closing(fed, reports))
         summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
         _finish(s, summary)
         return summary

@@ -52,6 +52,12 @@ KEYS: dict[str, tuple[str, type, Any, str]] = {
     "dp-noise-multiplier": ("dp_noise", float, 0.0, "Gaussian noise of the DP wrapper"),
     "staked": ("staked", bool, True, "false: the inner strategy alone, no chain (baselines)"),
     "summary-file": ("summary_file", str, "", "write a JSON summary of the run here"),
+    "closing-audit": (
+        "closing_audit",
+        bool,
+        True,
+        "at the end: simulated claims, accounting check, verify of every round",
+    ),
     # task keys, used by the reference app
     "local-epochs": ("local_epochs", int, 1, "local epochs per round"),
     "learning-rate": ("learning_rate", float, 0.1, "client SGD learning rate"),
@@ -94,6 +100,7 @@ class RunSettings:
     dp_noise: float = 0.0
     staked: bool = True
     summary_file: str = ""
+    closing_audit: bool = True
     local_epochs: int = 1
     learning_rate: float = 0.1
     dirichlet_alpha: float = 0.0
@@ -154,7 +161,14 @@ class RunSettings:
 
     def hyperparams(self) -> dict[str, Any]:
         """What the round's config hash commits to (everything but paths and switches)."""
-        skip = {"chain", "deployment", "artifact_dir", "summary_file", "behaviours"}
+        skip = {
+            "chain",
+            "deployment",
+            "artifact_dir",
+            "summary_file",
+            "behaviours",
+            "closing_audit",
+        }
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
