@@ -193,7 +193,11 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
         fed.strategy.settle(claim=s.closing_audit)
         for i, r in enumerate(reports, start=1):
             r["accuracy"] = accuracy.get(i)
-        summary.update(rounds=reports, artifacts=str(fed.store_path.resolve()))
+        summary.update(
+            rounds=reports,
+            artifacts=str(fed.store_path.resolve()),
+            settle_gas={str(k): v for k, v in fed.strategy.settle_gas.items()},
+        )
         if s.closing_audit:
             summary.update(_closing(fed, reports))
         summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)

@@ -16,7 +16,8 @@ The key comes from the node config and never leaves the node, nor is it logged:
     keystore (`fedstake new-key`) and the variable holding its password;
   * simulation only: with no key configured, a node that has a `partition-id` in a run
     whose config sets `simulated-keys = true` uses development account 1 + partition-id
-    (public keys: never on a real chain; the coordinator refuses them there).
+    (public keys, for simulations: on a real chain they hold no stake, so such a node is
+    refused as not eligible; a key configured on the node always takes precedence).
 """
 
 from __future__ import annotations
