@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -113,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
 
     plain = {**SETTINGS, "strategy": "fedavg", "staked": False, "num-server-rounds": args.rounds}
     baseline_cfg = run_config(**{k.replace("-", "_"): v for k, v in plain.items()})
-    baseline = run(InProcessGrid(client_app, NODES, baseline_cfg), baseline_cfg)
+    flwr_logger = logging.getLogger("flwr")
+    level = flwr_logger.level
+    flwr_logger.setLevel(logging.ERROR)  # the baseline's round-by-round log is not the demo
+    try:
+        baseline = run(InProcessGrid(client_app, NODES, baseline_cfg), baseline_cfg)
+    finally:
+        flwr_logger.setLevel(level)
     ours = summary["accuracy"][str(args.rounds)]
     theirs = baseline["accuracy"][args.rounds]
     print(
