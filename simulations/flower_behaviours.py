@@ -4,6 +4,7 @@ Two kinds, chosen per partition by the run config's `behaviours = "PID:NAME,…"
 
 * *training* behaviours change the update the participant then signs honestly through
   `fedstake_mod` (slashable evidence): sign-flip, noise, free-rider, nan, wrong-shape, lazy;
+  crash raises inside the ClientApp (the node replies with an error: absent);
 * *wire* behaviours tamper with what leaves the node after `fedstake_mod` signed it
   (`adversary_mod`, placed outside it): forged-hash (arrays changed after signing),
   forged-signature (another key signs), replay (last round's signed reply sent again),
@@ -31,7 +32,7 @@ from federation.keys import dev_signer, generate
 from federation.protocol.eip712 import sign_commitment
 
 Arrays = dict[str, np.ndarray]
-TRAINING = {"honest", "sign-flip", "noise", "free-rider", "nan", "wrong-shape", "lazy"}
+TRAINING = {"honest", "sign-flip", "noise", "free-rider", "nan", "wrong-shape", "lazy", "crash"}
 WIRE = {"forged-hash", "forged-signature", "replay"}
 
 
@@ -44,6 +45,8 @@ def check_behaviour(name: str) -> str:
 
 def apply_training(name: str, g: Arrays, local: Arrays, rng: np.random.Generator) -> Arrays:
     """The update a participant with behaviour `name` sends (and signs)."""
+    if name == "crash":  # the ClientApp dies mid-round: the node answers with an error
+        raise RuntimeError("simulated client crash")
     if name == "sign-flip":
         return {k: (g[k] - 4.0 * (local[k] - g[k])).astype(g[k].dtype) for k in g}
     if name == "noise":

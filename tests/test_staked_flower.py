@@ -157,6 +157,15 @@ def test_honest_run_pays_every_participant(tmp_path: Path, strategy: str) -> Non
     )  # every reward was claimed to its participant, none twice
 
 
+def test_a_crashed_client_is_absent_not_slashed(tmp_path: Path) -> None:
+    summary = _run(tmp_path, 4, num_server_rounds=1, strategy="fedavg", f=0, behaviours="1:crash")
+    (r,) = summary["rounds"]
+    assert r["absent"] == [_address(1)]
+    assert int(r["rewards"].get(_address(1), 0)) == 0
+    assert not r["slashes"] and not r["exclusions"]
+    assert summary["verify"][1]["ok"] and summary["accounting"]["balanced"]
+
+
 def test_flowers_dp_clipping_composes_and_signatures_verify(tmp_path: Path) -> None:
     """Client-side fixedclipping_mod inside fedstake_mod, Flower's client-side clipping
     wrapper on the server: the signed (clipped) updates validate, and without server
