@@ -73,6 +73,24 @@ def config_hash_of(hyperparams: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(blob.encode()).digest()
 
 
+def committed_config(
+    hyperparams: Mapping[str, Any],
+    aggregator_spec: Mapping[str, Any],
+    scoring: Mapping[str, Any],
+    policy: Mapping[str, Any],
+    max_examples: int,
+) -> dict[str, Any]:
+    """Everything a round's decisions depend on besides its inputs: the config hash at open
+    commits to exactly this, so `verify` can trust the manifest's copy of it."""
+    return {
+        **dict(hyperparams),
+        "aggregator": dict(aggregator_spec),
+        "scoring": dict(scoring),
+        "policy": dict(policy),
+        "max_examples": int(max_examples),
+    }
+
+
 @dataclass(frozen=True)
 class OpenedRound:
     """A round opened on-chain, waiting for its replies."""
@@ -330,7 +348,15 @@ class RoundEngine:
 
     @property
     def config_hash(self) -> bytes:
-        return config_hash_of({**self.hyperparams, "aggregator": self.aggregator.spec()})
+        return config_hash_of(
+            committed_config(
+                self.hyperparams,
+                self.aggregator.spec(),
+                asdict(self.scoring),
+                asdict(self.policy),
+                self.max_examples,
+            )
+        )
 
     # -- open -----------------------------------------------------------------------------
     def open_round(
@@ -731,6 +757,7 @@ __all__ = [
     "RoundEngine",
     "RoundOutcome",
     "build_results",
+    "committed_config",
     "config_hash_of",
     "decide",
     "manifest_name",

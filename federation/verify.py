@@ -31,6 +31,7 @@ from federation.aggregation import AggregateResult, Aggregator, aggregator_from_
 from federation.artifact_store import ArtifactError, ArtifactStore
 from federation.engine import (
     build_results,
+    committed_config,
     config_hash_of,
     decide,
     manifest_name,
@@ -424,10 +425,19 @@ class _Verifier:
         self.add("round params", ok, _hex(self.info.params_hash), _hex(mine), "\n".join(detail))
 
     def check_config(self, cfg: bytes, spec: Mapping[str, Any]) -> None:
-        """The aggregator spec and hyperparameters are what the config hash committed to."""
+        """The aggregator spec, hyperparameters, scoring and policy configuration and the
+        example bound are what the config hash committed to at open."""
         hyper = self.m.get("hyperparams") or {}
         try:
-            mine = config_hash_of({**dict(hyper), "aggregator": dict(spec)})
+            mine = config_hash_of(
+                committed_config(
+                    hyper,
+                    spec,
+                    self.m.get("scoring") or {},
+                    self.m.get("policy") or {},
+                    int(self.m.get("max_examples", 0)),
+                )
+            )
         except (TypeError, ValueError) as exc:
             self.add("config hash", False, _hex(cfg), f"unhashable: {exc}", str(exc))
             return
