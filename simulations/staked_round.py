@@ -97,3 +97,42 @@ def run_round(
     opened = engine.open_round([p.address for p in selected], global_arrays, budget)
     subs = [p.respond(opened.round_id, global_arrays, led.domain) for p in selected]
     return engine.conclude(opened, subs)
+
+
+def toy_train(target: np.ndarray) -> TrainFn:
+    """A participant on the toy task `{"w": (4, 3), "b": (3,)}`: its local optimum is
+    `target` plus a little noise (tests and scripted examples)."""
+
+    def train(g: Arrays, rng: np.random.Generator) -> tuple[Arrays, int]:
+        w = g["w"] + target + rng.normal(0, 0.01, g["w"].shape).astype(np.float32)
+        return {"w": w.astype(np.float32), "b": g["b"] + np.float32(0.1)}, 50
+
+    return train
+
+
+def staked_participants(
+    admin: Ledger,
+    behaviours: Sequence[Behaviour],
+    *,
+    seed: int = 0,
+    stake: int = 100 * 10**18,
+    bond: int = 500 * 10**18,
+    pool: int = 100 * 10**18,
+) -> tuple[list[SimParticipant], np.ndarray]:
+    """Development accounts 1… staked as toy-task participants with these behaviours; the
+    coordinator (`admin`) posts its bond and funds the pool. Returns them and the target."""
+    from federation.keys import dev_signers
+
+    target = np.random.default_rng(seed).normal(0, 1, (4, 3)).astype(np.float32)
+    people = []
+    for i, (signer, b) in enumerate(
+        zip(dev_signers(1 + len(behaviours))[1:], behaviours, strict=True)
+    ):
+        led = admin.as_signer(signer)
+        admin.fund_eth(led.address, 10 * 10**18)
+        admin.transfer_tokens(led.address, stake)
+        led.stake(stake)
+        people.append(SimParticipant(led, b, toy_train(target), np.random.default_rng(i)))
+    admin.post_bond(bond)
+    admin.fund_reward_pool(pool)
+    return people, target

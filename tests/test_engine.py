@@ -13,28 +13,20 @@ from federation.aggregation import RuleAggregator
 from federation.artifact_store import ArtifactError, LocalArtifactStore
 from federation.engine import RoundEngine
 from federation.journal import Journal
-from federation.keys import dev_signers, generate
+from federation.keys import generate
 from federation.ledger import Ledger
 from federation.protocol.eip712 import Domain, sign_commitment
 from federation.protocol.update_hash import update_hash
 from federation.types import RoundResults, RoundStatus
 from federation.validation import Exclusion, Submission, ValidUpdate, validate_submission
 from simulations.accounting import check_accounting
-from simulations.staked_round import Behaviour, SimParticipant, run_round
+from simulations.staked_round import Behaviour, SimParticipant, run_round, staked_participants
 from strategies.flower.arrays import ModelLayout
 from strategies.scoring_types import ReasonCode
 
 TOKEN = 10**18
 DOMAIN = Domain(chain_id=31337, verifying_contract="0x" + "11" * 20)
 GLOBAL = {"w": np.zeros((4, 3), np.float32), "b": np.zeros(3, np.float32)}
-
-
-def _honest_train(target: np.ndarray):  # type: ignore[no-untyped-def]
-    def train(g, rng):  # type: ignore[no-untyped-def]
-        w = g["w"] + target + rng.normal(0, 0.01, g["w"].shape).astype(np.float32)
-        return {"w": w.astype(np.float32), "b": g["b"] + np.float32(0.1)}, 50
-
-    return train
 
 
 def _submission(signer, arrays, *, round_id=1, sign_arrays=None, key=None):  # type: ignore[no-untyped-def]
@@ -135,19 +127,7 @@ def _federation(
 ) -> tuple[Ledger, list[SimParticipant], np.ndarray]:
     """A fresh in-process deployment with staked simulated participants."""
     admin = Ledger.deploy("inprocess://")
-    rng = np.random.default_rng(0)
-    target = rng.normal(0, 1, (4, 3)).astype(np.float32)
-    people = []
-    for signer, b in zip(dev_signers(1 + len(behaviours))[1:], behaviours, strict=True):
-        led = admin.as_signer(signer)
-        admin.fund_eth(led.address, 10 * TOKEN)
-        admin.transfer_tokens(led.address, 100 * TOKEN)
-        led.stake(100 * TOKEN)
-        people.append(
-            SimParticipant(led, b, _honest_train(target), np.random.default_rng(len(people)))
-        )
-    admin.post_bond(500 * TOKEN)
-    admin.fund_reward_pool(100 * TOKEN)
+    people, target = staked_participants(admin, behaviours)
     return admin, people, target
 
 

@@ -22,10 +22,9 @@ from federation.chain import connect
 from federation.chain.anvil import find_anvil
 from federation.engine import RoundEngine, manifest_name, submission_from_doc
 from federation.journal import Journal
-from federation.keys import dev_signers
 from federation.ledger import Ledger
 from federation.verify import VerifyError, VerifyReport, verify_round
-from simulations.staked_round import Behaviour, SimParticipant, run_round
+from simulations.staked_round import Behaviour, SimParticipant, run_round, staked_participants
 from strategies.scoring_types import ReasonCode
 
 TOKEN = 10**18
@@ -55,30 +54,9 @@ CHECKS = [
 ]
 
 
-def _honest_train(target: np.ndarray) -> Callable[..., Any]:
-    def train(g, rng):  # type: ignore[no-untyped-def]
-        w = g["w"] + target + rng.normal(0, 0.01, g["w"].shape).astype(np.float32)
-        return {"w": w.astype(np.float32), "b": g["b"] + np.float32(0.1)}, 50
-
-    return train
-
-
 def _federation(admin: Ledger, behaviours: list[Behaviour]) -> list[SimParticipant]:
     """Staked simulated participants on a fresh deployment."""
-    rng = np.random.default_rng(0)
-    target = rng.normal(0, 1, (4, 3)).astype(np.float32)
-    people = []
-    for signer, b in zip(dev_signers(1 + len(behaviours))[1:], behaviours, strict=True):
-        led = admin.as_signer(signer)
-        admin.fund_eth(led.address, 10 * TOKEN)
-        admin.transfer_tokens(led.address, 100 * TOKEN)
-        led.stake(100 * TOKEN)
-        people.append(
-            SimParticipant(led, b, _honest_train(target), np.random.default_rng(len(people)))
-        )
-    admin.post_bond(500 * TOKEN)
-    admin.fund_reward_pool(100 * TOKEN)
-    return people
+    return staked_participants(admin, behaviours)[0]
 
 
 def _engine(admin: Ledger, store: Path, aggregator: Any = None) -> RoundEngine:
