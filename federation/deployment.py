@@ -80,8 +80,9 @@ class Deployment:
             data = json.loads(p.read_text())
         except FileNotFoundError:
             raise ConfigError(
-                f"no deployment file at {p}: deploy with `fedstake deploy --out {p}` or pass "
-                f"--deployment PATH to the file the coordinator shared"
+                f"no deployment file at {p}: create it with `fedstake deploy` (--deployment "
+                f"{p} before the command writes it there), or pass --deployment PATH to the "
+                f"file the coordinator shared"
             ) from None
         except ValueError as exc:
             raise ConfigError(f"deployment file {p} is not JSON ({exc})") from None

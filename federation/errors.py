@@ -41,8 +41,8 @@ class NoCodeError(DeploymentError):
     def __init__(self, name: str, address: str) -> None:
         super().__init__(
             f"no contract code at {name} address {address}: the deployment file does not "
-            f"match this chain (a restarted local chain loses its state — start anvil with "
-            f"?state=FILE, or redeploy with `fedstake deploy`)"
+            f"match this chain (a restarted local chain loses its state — keep it with "
+            f"`fedstake chain up` or anvil://?state=FILE, or redeploy with `fedstake deploy`)"
         )
         self.name = name
         self.address = address
@@ -53,7 +53,7 @@ class RpcUnreachableError(FedstakeError):
         detail = f": {cause}" if cause else ""
         super().__init__(
             f"cannot reach the RPC at {url}{detail}; check the URL and that the node is "
-            f"running (for a local chain use anvil:// or inprocess://)"
+            f"running (for a local chain: `fedstake chain up`, or use anvil://)"
         )
         self.url = url
 
@@ -81,7 +81,8 @@ class InsufficientAllowanceError(PreconditionError):
     def __init__(self, have: int, need: int, spender: str) -> None:
         super().__init__(
             f"insufficient token allowance for {spender}: have {have}, need {need}; "
-            f"approve it first (the ledger approves automatically unless auto_approve=False)"
+            f"approve it first with `fedstake approve AMOUNT` (the ledger approves "
+            f"automatically unless auto_approve=False / --no-auto-approve)"
         )
         self.have = have
         self.need = need

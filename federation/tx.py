@@ -284,8 +284,8 @@ class TxSender:
                 f"ETH for gas on {sender}",
                 have,
                 need,
-                "fund the account with the chain's native currency (on a local chain, "
-                "Ledger.fund_eth does it)",
+                "fund the account with the chain's native currency (on a local chain: "
+                f"`fedstake chain fund {sender}`, or Ledger.fund_eth)",
             )
 
     def _broadcast(self, raw: bytes, context: str) -> str:

@@ -118,7 +118,7 @@ class LedgerBase:
         have = self.token_balance(me)
         if have < amount:
             hint = (
-                "mint test tokens with Ledger.faucet / `fedstake faucet`"
+                "get test tokens with `fedstake faucet` (Ledger.faucet)"
                 if self.deployment.local_token
                 else "acquire more of the staking token"
             )
