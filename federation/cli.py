@@ -1,324 +1,246 @@
-"""``fedstake``: the ledger from a shell (deploy, stake, rounds, claims, history, verify).
+"""``fedstake``: one CLI for the local chain, coordinators, participants and verifiers.
 
-Every command but ``deploy`` reads the deployment file; the chain comes from --chain or
-$FEDSTAKE_CHAIN; the key from $FEDSTAKE_PRIVATE_KEY or $FEDSTAKE_KEYSTORE (local chains
-default to the first development account). Amounts are in tokens (decimals allowed).
+Built with typer (rich help, tables). Every command takes ``--help``; those that print
+data take ``--json`` (amounts in wei as strings, times in unix seconds) and ``--wei``.
+The chain comes from --chain or $FEDSTAKE_CHAIN, else the chain ``fedstake chain up``
+started (recorded in $FEDSTAKE_HOME/chain.json, default .fedstake/), else the embedded
+``inprocess://`` chain, which dies with each command. The key comes from
+$FEDSTAKE_PRIVATE_KEY or an encrypted keystore ($FEDSTAKE_KEYSTORE, password in
+$FEDSTAKE_KEYSTORE_PASSWORD or prompted), never from the command line; local
+development chains default to development account 0.
+
+Exit codes: 0 success; 1 an error (one line on stderr saying what to do, no traceback
+unless --debug); 2 a usage error. ``verify``: 0 every check passes, 1 a mismatch, 2
+nothing could be verified.
+
+``main(argv)`` is the testable entry point (and the ``fedstake`` console script).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
-from dataclasses import asdict, is_dataclass
-from decimal import Decimal, InvalidOperation
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from federation.errors import FedstakeError
+import click
+import typer
 
-WEI = 10**18
-ENV_DEPLOYMENT = "FEDSTAKE_DEPLOYMENT"
+from federation.commands import chain_cmds, coordinator, key_cmds, participant, round_cmds
+from federation.commands.common import (
+    DEFAULT_DEPLOYMENT,
+    DEFAULT_HOME,
+    ENV_CHAIN,
+    ENV_DEBUG,
+    ENV_DEPLOYMENT,
+    ENV_HOME,
+    Opts,
+    connect_chain,
+    env_signer,
+    parse_amount,
+)
+
+if TYPE_CHECKING:
+    from federation.ledger import Ledger
+
+__all__ = ["amount", "app", "main"]
+
+LOCAL, COORD, PART, ANYONE = "Local chain", "Coordinator", "Participant", "Anyone"
+_current = Opts()  # the options of the command running now (error messages use its units)
 
 
 def amount(text: str) -> int:
-    """'12.5' tokens → wei; '123wei' stays wei."""
-    try:
-        if text.endswith("wei"):
-            return int(text[:-3])
-        value = Decimal(text) * WEI
-    except (InvalidOperation, ValueError):
-        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
-    if value != value.to_integral_value() or value < 0:
-        raise argparse.ArgumentTypeError(f"amount {text!r} is not a whole number of wei")
-    return int(value)
+    """'12.5' tokens → wei (18 decimals); '123wei' stays wei. ValueError when invalid."""
+    return parse_amount(text).wei(18)
 
 
-def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, Enum):
-        return value.name.lower()
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, int) and abs(value) >= 2**53:
-        return str(value)
-    return value
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"fedstake {version('fedstake')}")
+        raise typer.Exit(0)
 
 
-def _print(value: Any) -> None:
-    print(json.dumps(_jsonable(value), indent=2, default=str))
+app = typer.Typer(
+    name="fedstake",
+    help="Staked federated learning on an EVM chain: local chain, coordinator, participant "
+    "and verifier commands. `fedstake COMMAND --help` explains each one.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
-def _signer(args: argparse.Namespace) -> Any:
-    from federation.keys import from_env
+@app.callback()
+def root(
+    ctx: typer.Context,
+    chain: Annotated[
+        str | None,
+        typer.Option(
+            "--chain",
+            envvar=ENV_CHAIN,
+            help="inprocess:// (embedded, dies with the command), anvil://?state=FILE, or an "
+            "RPC URL. Default: the chain `fedstake chain up` started, else inprocess://.",
+        ),
+    ] = None,
+    deployment: Annotated[
+        Path,
+        typer.Option(envvar=ENV_DEPLOYMENT, help="Deployment file (written by deploy)."),
+    ] = Path(DEFAULT_DEPLOYMENT),
+    home: Annotated[
+        Path,
+        typer.Option(envvar=ENV_HOME, help="Where `chain up` keeps its record and state."),
+    ] = Path(DEFAULT_HOME),
+    confirmations: Annotated[
+        int, typer.Option(min=0, help="Blocks to wait after each transaction.")
+    ] = 1,
+    no_auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--no-auto-approve", help="Do not approve token spending; use `fedstake approve`."
+        ),
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output for any command.")] = False,
+    wei: Annotated[bool, typer.Option("--wei", help="Amounts in wei for any command.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar=ENV_DEBUG, help="Show tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version."),
+    ] = False,
+) -> None:
+    global _current
+    _current = Opts(
+        chain=chain,
+        deployment=deployment,
+        home=home,
+        confirmations=confirmations,
+        auto_approve=not no_auto_approve,
+        json=json_,
+        wei=wei,
+        debug=debug,
+    )
+    ctx.obj = _current
 
-    if os.environ.get("FEDSTAKE_PRIVATE_KEY") or os.environ.get("FEDSTAKE_KEYSTORE"):
-        return from_env()
-    return None  # local chains fall back to their first dev account
 
-
-def _ledger(args: argparse.Namespace) -> Any:
-    from federation.chain import connect
+def _ledger(opts: Opts) -> Ledger:
+    """The deployment's Ledger for one command (tests replace this to inject a ledger)."""
     from federation.ledger import Ledger
     from federation.tx import TxPolicy
 
-    signer = _signer(args)
-    chain = connect(args.chain, signer)
+    signer = env_signer()
+    chain = connect_chain(opts, signer)
     try:
-        return Ledger.open(
-            chain, args.deployment, signer, policy=TxPolicy(confirmations=args.confirmations)
+        ledger = Ledger.open(
+            chain, opts.deployment, signer, policy=TxPolicy(confirmations=opts.confirmations)
         )
     except BaseException:
         chain.close()
         raise
+    ledger.auto_approve = opts.auto_approve
+    return ledger
 
 
-def _with_ledger(args: argparse.Namespace, fn: Any) -> Any:
-    """Run ``fn(ledger, args)`` and always stop the chain (anvil dumps ?state= on stop)."""
-    ledger = _ledger(args)
-    try:
-        return fn(ledger, args)
-    finally:
-        ledger.close()
+# -- the commands, grouped by who runs them ---------------------------------------------------
+AMOUNT_CTX = participant.AMOUNT_CTX
+app.add_typer(chain_cmds.app, name="chain", rich_help_panel=LOCAL)
+
+app.command("deploy", rich_help_panel=COORD)(coordinator.deploy)
+app.command("fund", rich_help_panel=COORD, context_settings=AMOUNT_CTX)(coordinator.fund)
+app.command("bond", rich_help_panel=COORD, context_settings=AMOUNT_CTX)(coordinator.bond)
+app.command("unbond-bond", rich_help_panel=COORD, context_settings=AMOUNT_CTX)(
+    coordinator.unbond_bond
+)
+app.add_typer(round_cmds.app, name="round", rich_help_panel=COORD)
+app.command("settle", rich_help_panel=COORD)(coordinator.settle)
+app.add_typer(coordinator.registry_app, name="registry", rich_help_panel=COORD)
+app.command("pause", rich_help_panel=COORD)(coordinator.pause)
+app.command("unpause", rich_help_panel=COORD)(coordinator.unpause)
+app.add_typer(coordinator.role_app, name="role", rich_help_panel=COORD)
+
+app.add_typer(key_cmds.app, name="key", rich_help_panel=PART)
+app.command("faucet", rich_help_panel=PART)(participant.faucet)
+app.command("stake", rich_help_panel=PART, context_settings=AMOUNT_CTX)(participant.stake)
+app.command("unbond", rich_help_panel=PART, context_settings=AMOUNT_CTX)(participant.unbond)
+app.command("withdraw", rich_help_panel=PART)(participant.withdraw)
+app.command("approve", rich_help_panel=PART, context_settings=AMOUNT_CTX)(participant.approve)
+app.command("claim", rich_help_panel=PART)(participant.claim)
+app.command("status", rich_help_panel=PART)(participant.status)
+app.add_typer(participant.dispute_app, name="dispute", rich_help_panel=PART)
+
+app.command("verify", rich_help_panel=ANYONE)(round_cmds.verify)
+app.command("info", rich_help_panel=ANYONE)(coordinator.info)
+app.command("history", rich_help_panel=ANYONE)(coordinator.history)
 
 
-class Exit:
-    """What a command that prints its own output returns: the text and the exit code."""
-
-    def __init__(self, code: int, text: str = "") -> None:
-        self.code = code
-        self.text = text
+# -- the entry point ---------------------------------------------------------------------------
+def _err(text: str) -> None:
+    sys.stderr.write(f"fedstake: error: {text}\n")
+    sys.stderr.flush()
 
 
-def _tx(result: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"already_applied": result.already_applied}
-    if result.receipt is not None:
-        out.update(tx=result.tx_hash, block=result.receipt.block_number, gas=result.gas_used)
-    if result.value is not None:
-        out["value"] = result.value
-    return out
-
-
-def cmd_deploy(args: argparse.Namespace) -> Any:
-    from federation.chain import connect
-    from federation.ledger import Ledger
-
-    chain = connect(args.chain, _signer(args))
-    ledger = Ledger.deploy(chain, admin=_signer(args), token=args.token, out=args.deployment)
-    try:
-        return {"deployment": str(args.deployment), **_jsonable(ledger.deployment)}
-    finally:
-        ledger.close()
-
-
-def cmd_new_key(args: argparse.Namespace) -> Any:
-    """A fresh key, written encrypted (password from $FEDSTAKE_KEYSTORE_PASSWORD or prompt)."""
-    import getpass
-
-    from federation.keys import ENV_KEYSTORE_PASSWORD, generate, write_keystore
-
-    password = os.environ.get(ENV_KEYSTORE_PASSWORD) or getpass.getpass("new keystore password: ")
-    if not password:
-        raise FedstakeError(f"an empty password is not allowed; set {ENV_KEYSTORE_PASSWORD}")
-    signer = generate()
-    write_keystore(signer, args.out, password)
-    return {
-        "address": signer.address,
-        "keystore": str(args.out),
-        "use": f"export FEDSTAKE_KEYSTORE={args.out}",
-    }
-
-
-def cmd_verify(args: argparse.Namespace) -> Exit:
-    """Re-run a finalized round from its artifacts; 0 all checks pass, 1 a mismatch,
-    2 nothing could be verified (no manifest, no store, no chain)."""
-    from federation.artifact_store import ArtifactError
-
-    try:
-        result: Exit = _with_ledger(args, _verify)
-        return result
-    except (FedstakeError, ArtifactError) as exc:
-        print(f"fedstake: error: {exc}", file=sys.stderr)
-        return Exit(2)
-
-
-def _verify(ledger: Any, args: argparse.Namespace) -> Exit:
-    from federation.verify import verify_round
-
-    report = verify_round(ledger, _verify_store(ledger, args), args.round_id)
-    text = json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.render()
-    return Exit(0 if report.ok else 1, text)
-
-
-def _verify_store(ledger: Any, args: argparse.Namespace) -> Any:
-    """--store, or the store the round's aggregate was recorded in (provenance URI)."""
-    from federation.artifact_store import ArtifactError, LocalArtifactStore
-    from federation.verify import VerifyError, finalized_round
-
-    rid = args.round_id
-    uri = args.store
-    if uri is None:
-        info = finalized_round(ledger, rid)
-        version = ledger.version_of_weights(info.aggregate_hash)
-        if not version:
-            raise VerifyError(
-                f"round {rid}'s aggregate 0x{info.aggregate_hash.hex()} has no provenance "
-                "record on-chain to locate its artifact store: pass --store DIR_OR_URI (the "
-                f"coordinator's artifact directory, holding round-{rid}-manifest.json)"
-            )
-        uri = ledger.get_version(version).weights_uri
-    try:
-        return LocalArtifactStore.from_uri(uri)
-    except ArtifactError as exc:
-        where = "--store" if args.store is not None else "the round's provenance record"
-        raise VerifyError(
-            f"{exc} (from {where}): fetch the coordinator's artifact store and pass "
-            "--store DIR_OR_URI"
-        ) from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fedstake", description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--chain",
-        default=os.environ.get("FEDSTAKE_CHAIN"),
-        help="inprocess:// | anvil://[?state=FILE] | http(s)://… (env FEDSTAKE_CHAIN)",
-    )
-    p.add_argument(
-        "--deployment",
-        type=Path,
-        default=Path(os.environ.get(ENV_DEPLOYMENT, "deployment.json")),
-        help="deployment file (env FEDSTAKE_DEPLOYMENT; default deployment.json)",
-    )
-    p.add_argument("--confirmations", type=int, default=1)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    d = sub.add_parser("deploy", help="deploy the contracts and write the deployment file")
-    d.add_argument("--token", help="existing ERC-20 (default: a local test token with faucet)")
-    d.set_defaults(run=cmd_deploy)
-
-    k = sub.add_parser("new-key", help="create a key in an encrypted keystore file")
-    k.add_argument("out", type=Path)
-    k.set_defaults(run=cmd_new_key)
-
-    def simple(name: str, help_: str, fn: Any, *arguments: tuple[str, dict[str, Any]]) -> None:
-        sp = sub.add_parser(name, help=help_)
-        for flag, kw in arguments:
-            sp.add_argument(flag, **kw)
-        sp.set_defaults(run=lambda a: _with_ledger(a, fn))
-
-    amt = ("amount", {"type": amount, "help": "tokens (e.g. 100 or 0.5), or 123wei"})
-    rid = ("round_id", {"type": int})
-    simple("address", "print the signing address", lambda L, a: {"address": L.address})
-    simple(
-        "status",
-        "deployment, parameters, balances of the signer",
-        lambda L, a: {
-            "ledger": repr(L),
-            "deployment": L.deployment,
-            "staking": L.staking_params(),
-            "rounds": L.round_config(),
-            "pool": L.pool_info(),
-            "me": L.address,
-            "stake": L.stake_of(),
-            "balance": L.token_balance(),
-        },
-    )
-    simple("faucet", "drip test tokens (local test token)", lambda L, a: _tx(L.faucet()))
-    simple("stake", "stake tokens", lambda L, a: _tx(L.stake(a.amount)), amt)
-    simple("top-up", "add to an active stake", lambda L, a: _tx(L.top_up(a.amount)), amt)
-    simple("unbond", "request unbonding", lambda L, a: _tx(L.request_unbond(a.amount)), amt)
-    simple("withdraw", "withdraw released stake", lambda L, a: _tx(L.withdraw()))
-    simple("bond", "post a coordinator bond", lambda L, a: _tx(L.post_bond(a.amount)), amt)
-    simple("fund-pool", "fund the reward pool", lambda L, a: _tx(L.fund_reward_pool(a.amount)), amt)
-    simple("round", "show a round", lambda L, a: L.get_round(a.round_id), rid)
-    simple(
-        "settle",
-        "settle a round after its challenge window",
-        lambda L, a: _tx(L.settle_round(a.round_id)),
-        rid,
-    )
-    simple(
-        "claim",
-        "claim a reward with the coordinator's results file",
-        lambda L, a: _tx(L.claim(a.round_id, _results(a.results), participant=a.participant)),
-        rid,
-        ("results", {"type": Path, "help": "results JSON published by the coordinator"}),
-        ("--participant", {"default": None}),
-    )
-    simple(
-        "history",
-        "events: stakes | rounds | slashes | claims",
-        lambda L, a: _history(L, a),
-        ("kind", {"choices": ["stakes", "rounds", "slashes", "claims"]}),
-        ("--from-block", {"type": int, "default": None}),
-        ("--to-block", {"type": int, "default": None}),
-    )
-    simple(
-        "lineage",
-        "a model version and its ancestors",
-        lambda L, a: L.lineage(a.version_id),
-        ("version_id", {"type": int}),
-    )
-    v = sub.add_parser(
-        "verify",
-        help="re-run a finalized round from its artifacts and compare with the chain",
-        description="Re-run a finalized round from the coordinator's artifact store and "
-        "compare every decision with what was finalized on-chain. Exit 0: every check "
-        "passes; 1: a mismatch (the report names it); 2: nothing could be verified.",
-    )
-    v.add_argument("round_id", metavar="ROUND", type=int)
-    v.add_argument(
-        "--store",
-        metavar="DIR_OR_URI",
-        default=None,
-        help="the coordinator's artifact store (default: where the round's provenance "
-        "record says its aggregate is)",
-    )
-    v.add_argument("--json", action="store_true", help="the report as JSON")
-    v.set_defaults(run=cmd_verify)
-    simple("pause", "pause every contract (pauser)", lambda L, a: L.pause() or {"paused": True})
-    simple("unpause", "unpause (pauser)", lambda L, a: L.unpause() or {"paused": False})
-    return p
-
-
-def _results(path: Path) -> Any:
-    from federation.types import RoundResults
-
-    return RoundResults.from_dict(json.loads(path.read_text()))
-
-
-def _history(ledger: Any, a: argparse.Namespace) -> Any:
-    fn = {
-        "stakes": ledger.stake_events,
-        "rounds": ledger.round_events,
-        "slashes": ledger.slash_events,
-        "claims": ledger.claim_events,
-    }[a.kind]
-    return fn(from_block=a.from_block, to_block=a.to_block)
+def _usage(exc: click.ClickException) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and ctx is not None:
+        sys.stdout.write(ctx.get_help() + "\n")
+        return 2
+    path = ctx.command_path if ctx is not None else "fedstake"
+    message = " ".join(exc.format_message().split())
+    _err(f"{message} (see `{path} --help`)")
+    return exc.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the exit code (0 ok, 1 error, 2 usage / verify: see the module)."""
+    from federation.commands.advice import explain
+
+    global _current
+    _current = Opts()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get(ENV_DEBUG, "") not in ("", "0", "false")
+    command = typer.main.get_command(app)
     try:
-        result = args.run(args)
-    except FedstakeError as exc:
-        print(f"fedstake: error: {exc}", file=sys.stderr)
+        rv = command.main(args=args, prog_name="fedstake", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.ClickException as exc:
+        return _usage(exc)
+    except click.Abort:
+        _err("aborted")
+        return 130
+    except round_cmds.VerifyUnavailable as exc:
+        if debug:
+            traceback.print_exc()
+        _err(" ".join(str(exc).split()))
+        return 2
+    except SystemExit as exc:  # click's EPIPE handling (output piped into `head`)
+        return exc.code if isinstance(exc.code, int) else 1
+    except BrokenPipeError:
+        _quiet_stdout()
         return 1
-    if isinstance(result, Exit):
-        if result.text:
-            print(result.text)
-        return result.code
-    _print(result)
-    return 0
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _err(explain(exc, _current))
+        return 1
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is
+    silent (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

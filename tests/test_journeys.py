@@ -49,7 +49,7 @@ def test_coordinator_and_participant_journeys(
     # Coordinator: deploy, bond, fund the reward pool (dev account 0 on a local chain).
     _cli([*base, "deploy"], capsys)
     _cli([*base, "bond", "200"], capsys)
-    _cli([*base, "fund-pool", "100"], capsys)
+    _cli([*base, "fund", "100"], capsys)
     # Participants: tokens from the test token's faucet, then stake, each with its own key.
     for pid in range(PARTICIPANTS):
         monkeypatch.setenv("FEDSTAKE_PRIVATE_KEY", "0x" + bytes(dev_signer(1 + pid).key).hex())
@@ -77,18 +77,25 @@ def test_coordinator_and_participant_journeys(
     summary = json.loads(summary_file.read_text())
     assert summary["accounting"]["balanced"]
     store = Path(summary["artifacts"])
-    # Participants: claim each settled round with the published results file, then verify.
+    # Participants: claim every settled round at once (the results files are found through
+    # the rounds' provenance records), one with a results file named explicitly; then verify.
+    rids = [r["round_id"] for r in summary["rounds"]]
     for pid in range(PARTICIPANTS):
         who = dev_signer(1 + pid)
         monkeypatch.setenv("FEDSTAKE_PRIVATE_KEY", "0x" + bytes(who.key).hex())
+        if pid == 0:
+            path = store / f"round-{rids[0]}-results.json"
+            out = _cli([*base, "claim", str(rids[0]), "--results", str(path), "--json"], capsys)
+            assert isinstance(out, dict) and [c["round"] for c in out["claimed"]] == rids[:1]
+        out = _cli([*base, "claim", "--json"], capsys)
+        assert isinstance(out, dict)
+        assert [c["round"] for c in out["claimed"]] == (rids[1:] if pid == 0 else rids)
         for r in summary["rounds"]:
-            rid = r["round_id"]
-            out = _cli([*base, "claim", str(rid), str(store / f"round-{rid}-results.json")], capsys)
-            assert isinstance(out, dict) and out["already_applied"] is False
             assert int(r["rewards"][who.address]) > 0
     monkeypatch.delenv("FEDSTAKE_PRIVATE_KEY")
     for r in summary["rounds"]:
         assert fedstake([*base, "verify", str(r["round_id"])]) == 0  # store found on-chain
     capsys.readouterr()
-    status = _cli([*base, "round", "1"], capsys)
-    assert isinstance(status, dict)
+    shown = _cli([*base, "round", "show", "1", "--json"], capsys)
+    assert isinstance(shown, dict) and shown["status"] == "settled"
+    assert len(shown["participants_detail"]) == PARTICIPANTS

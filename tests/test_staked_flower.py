@@ -226,15 +226,15 @@ def _query(grid: InProcessGrid) -> Message:
 def test_node_without_a_key_fails_with_advice_that_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(KeyLoadError, match="fedstake new-key") as err:
+    with pytest.raises(KeyLoadError, match="fedstake key new") as err:
         node_signer(_context({}))
     assert "fedstake-key-env" in str(err.value)
-    # The advice works: `fedstake new-key FILE`, then the keystore and its password variable.
+    # The advice works: `fedstake key new FILE`, then the keystore and its password variable.
     from federation.cli import main as cli
 
     monkeypatch.setenv("FEDSTAKE_KEYSTORE_PASSWORD", "pw")
     monkeypatch.setenv("MY_PW", "pw")
-    assert cli(["new-key", str(tmp_path / "k.json")]) in (0, None)
+    assert cli(["key", "new", str(tmp_path / "k.json")]) == 0
     ctx = _context(
         {"fedstake-keystore": str(tmp_path / "k.json"), "fedstake-password-env": "MY_PW"}
     )

@@ -13,7 +13,7 @@ count from the reply's metrics), attached as the `fedstake.commitment` ConfigRec
 The key comes from the node config and never leaves the node, nor is it logged:
   * `fedstake-key-env = "VAR"`: the hex private key is in environment variable VAR;
   * `fedstake-keystore = "PATH"` and `fedstake-password-env = "VAR"`: an encrypted
-    keystore (`fedstake new-key`) and the variable holding its password;
+    keystore (`fedstake key new FILE`) and the variable holding its password;
   * simulation only: with no key configured, a node that has a `partition-id` in a run
     whose config sets `simulated-keys = true` uses development account 1 + partition-id
     (public keys, for simulations: on a real chain they hold no stake, so such a node is
@@ -97,7 +97,7 @@ def node_signer(context: Context) -> Signer:
     raise KeyLoadError(
         f"no participant key: start the SuperNode with --node-config "
         f'\'{KEY_ENV}="VAR"\' (hex key in $VAR) or \'{KEYSTORE}="FILE" {PASSWORD_ENV}="VAR"\' '
-        "(create one with `fedstake new-key FILE`)"
+        "(create one with `fedstake key new FILE`)"
     )
 
 
