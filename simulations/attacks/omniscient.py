@@ -1,0 +1,232 @@
+"""Omniscient model poisoning: attacks crafted from the round's honest updates.
+
+Every function takes the honest updates as an (k, d) float array (one row per honest
+client, k ≥ 1) and returns the malicious d-vector that each colluding attacker sends
+(the attackers learn the honest updates through `simulations.attacks.collusion`, never
+through the server). Arithmetic is float64; the functions are pure (randomness only from
+the `rng` passed in) and deterministic.
+
+Conventions: μ is the coordinate-wise mean and σ the coordinate-wise *sample* standard
+deviation (ddof = 1, as `torch.std` in the authors' code; 0 when k = 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from statistics import NormalDist
+
+import numpy as np
+
+DIRECTIONS = ("std", "unit", "sign")
+
+
+def _rows(honest: np.ndarray) -> np.ndarray:
+    h = np.asarray(honest, dtype=np.float64)
+    if h.ndim != 2 or len(h) < 1:
+        raise ValueError(f"honest updates must be a non-empty (k, d) array, not {h.shape}")
+    return h
+
+
+def mean_std(honest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinate-wise (μ, σ) of the honest updates, σ with ddof = 1 (zero when k = 1)."""
+    h = _rows(honest)
+    mu = h.mean(axis=0)
+    sigma = h.std(axis=0, ddof=1) if len(h) > 1 else np.zeros_like(mu)
+    return mu, sigma
+
+
+# -- A Little Is Enough ----------------------------------------------------------------------
+
+
+def alie_z(n: int, m: int) -> float:
+    """z_max of "A Little Is Enough" (Baruch, Baruch & Goldberg, NeurIPS 2019, Alg. 3):
+    with n workers of which m are corrupted, s = ⌊n/2 + 1⌋ − m honest workers must be
+    won over ("supporters"), and z_max = Φ⁻¹((n − s)/n), Φ the standard normal CDF: the
+    largest shift for which a coordinate μ − z·σ is still closer to the mean than the
+    values of s honest workers. E.g. n = 20, m = 4: s = 7, z = Φ⁻¹(0.65) ≈ 0.3853.
+
+    (Some re-implementations use (n − m − s)/(n − m); this is the paper's formula.)"""
+    if n < 1 or not 0 <= m < n:
+        raise ValueError(f"ALIE needs n ≥ 1 workers and 0 ≤ m < n attackers (n={n}, m={m})")
+    s = math.floor(n / 2 + 1) - m
+    p = (n - s) / n
+    if not 0.0 < p < 1.0:
+        raise ValueError(
+            f"ALIE: with n={n}, m={m} the attackers need no supporters (s={s}); set z yourself"
+        )
+    return NormalDist().inv_cdf(p)
+
+
+def alie(honest: np.ndarray, z: float) -> np.ndarray:
+    """A Little Is Enough (Baruch et al. 2019): every attacker sends μ − z·σ, a small
+    coordinate-wise shift that stays within the honest spread, so median-, trimmed-mean-
+    and Krum-type rules keep it while it biases the aggregate against the descent."""
+    mu, sigma = mean_std(honest)
+    return mu - float(z) * sigma
+
+
+# -- Inner Product Manipulation ----------------------------------------------------------------
+
+
+def ipm(honest: np.ndarray, eps: float = 0.5) -> np.ndarray:
+    """Inner Product Manipulation (Xie, Koyejo & Gupta, "Fall of Empires: Breaking
+    Byzantine-tolerant SGD by Inner Product Manipulation", UAI 2019): every attacker
+    sends −ε·μ, so the aggregate's inner product with the true mean turns negative. A small
+    ε keeps the attackers near the honest cluster (distance-based rules such as Krum
+    select them); a large ε (≫ 1) drags means and, with enough attackers, medians."""
+    mu, _ = mean_std(honest)
+    return -float(eps) * mu
+
+
+# -- min-max / min-sum --------------------------------------------------------------------------
+
+
+def perturbation(honest: np.ndarray, direction: str = "std") -> np.ndarray:
+    """The perturbation ∇p of Shejwalkar & Houmansadr (NDSS 2021): −σ ("std", inverse
+    standard deviation), −μ/‖μ‖ ("unit", inverse unit vector) or −sign(μ) ("sign")."""
+    mu, sigma = mean_std(honest)
+    if direction == "std":
+        return -sigma
+    if direction == "unit":
+        norm = float(np.linalg.norm(mu))
+        return -mu / norm if norm > 0 else np.zeros_like(mu)
+    if direction == "sign":
+        return -np.sign(mu)
+    raise ValueError(f"unknown perturbation direction {direction!r}; known: {DIRECTIONS}")
+
+
+def _sq_dists(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+    diff = h - v[None, :]
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def _pairwise_sq(h: np.ndarray) -> np.ndarray:
+    # Row by row from differences (not the Gram identity): the same arithmetic as the
+    # candidate's distances, so a constraint that holds with equality is not lost to
+    # cancellation.
+    return np.stack([_sq_dists(row, h) for row in h])
+
+
+def min_max_threshold(honest: np.ndarray) -> float:
+    """max_{i,j} ‖∇i − ∇j‖²: the largest squared distance between two honest updates."""
+    return float(_pairwise_sq(_rows(honest)).max())
+
+
+def min_sum_threshold(honest: np.ndarray) -> float:
+    """max_i Σ_j ‖∇i − ∇j‖²: the largest sum of squared distances of one honest update."""
+    return float(_pairwise_sq(_rows(honest)).sum(axis=1).max())
+
+
+def min_max_ok(candidate: np.ndarray, honest: np.ndarray, threshold: float) -> bool:
+    """Min-max constraint: max_i ‖∇m − ∇i‖² ≤ threshold."""
+    return bool(_sq_dists(candidate, _rows(honest)).max() <= threshold)
+
+
+def min_sum_ok(candidate: np.ndarray, honest: np.ndarray, threshold: float) -> bool:
+    """Min-sum constraint: Σ_i ‖∇m − ∇i‖² ≤ threshold."""
+    return bool(_sq_dists(candidate, _rows(honest)).sum() <= threshold)
+
+
+def max_gamma(feasible: Callable[[float], bool], init: float = 10.0, tol: float = 1e-5) -> float:
+    """The largest γ ≥ 0 with feasible(γ), for a feasible set [0, γ*] (both constraints
+    are convex in γ and hold at γ = 0), to within `tol`: the returned γ is feasible and
+    γ + tol is not. Bisection as the paper's Algorithm 1 (start at γ = init, halve the
+    step), preceded by doubling while `init` is still feasible, so a γ* above 2·init is
+    found too."""
+    if feasible(init):
+        lo, hi = init, 2.0 * init
+        while feasible(hi):
+            lo, hi = hi, 2.0 * hi
+            if hi > 1e30:  # the constraint does not bind (zero perturbation)
+                return lo
+    else:
+        lo, hi = 0.0, init
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if feasible(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _optimised(
+    honest: np.ndarray, direction: str, init: float, tol: float, rule: str
+) -> tuple[np.ndarray, float]:
+    h = _rows(honest)
+    mu, _ = mean_std(h)
+    p = perturbation(h, direction)
+    if not np.any(p):
+        return mu, 0.0
+    if rule == "min-max":
+        t = min_max_threshold(h)
+        gamma = max_gamma(lambda g: min_max_ok(mu + g * p, h, t), init, tol)
+    else:
+        t = min_sum_threshold(h)
+        gamma = max_gamma(lambda g: min_sum_ok(mu + g * p, h, t), init, tol)
+    return mu + gamma * p, gamma
+
+
+def min_max(
+    honest: np.ndarray, direction: str = "std", init: float = 10.0, tol: float = 1e-5
+) -> tuple[np.ndarray, float]:
+    """Min-max (Shejwalkar & Houmansadr, "Manipulating the Byzantine: Optimizing Model
+    Poisoning Attacks and Defenses for Federated Learning", NDSS 2021):
+    ∇m = μ + γ·∇p with the largest γ such that max_i ‖∇m − ∇i‖ ≤ max_{i,j} ‖∇i − ∇j‖
+    (no farther from any honest update than the two farthest honest updates are from
+    each other). Returns (∇m, γ)."""
+    return _optimised(honest, direction, init, tol, "min-max")
+
+
+def min_sum(
+    honest: np.ndarray, direction: str = "std", init: float = 10.0, tol: float = 1e-5
+) -> tuple[np.ndarray, float]:
+    """Min-sum (Shejwalkar & Houmansadr 2021): ∇m = μ + γ·∇p with the largest γ such that
+    Σ_i ‖∇m − ∇i‖² ≤ max_i Σ_j ‖∇i − ∇j‖² (its sum of squared distances to the honest
+    updates is no larger than any honest update's). Returns (∇m, γ)."""
+    return _optimised(honest, direction, init, tol, "min-sum")
+
+
+# -- Fang et al. on median / trimmed mean ----------------------------------------------------
+
+
+def fang_direction(honest_updates: np.ndarray) -> np.ndarray:
+    """s_j: the sign of the change of global parameter j without attack, estimated (full
+    knowledge) as sign(μ_j) of the honest updates; 0 is treated as +1."""
+    mu, _ = mean_std(honest_updates)
+    return np.where(mu < 0, -1.0, 1.0)
+
+
+def fang_intervals(
+    honest: np.ndarray, direction: np.ndarray, b: float = 2.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per coordinate, the interval [lo, hi] Fang et al. sample the crafted value from
+    (w_max,j / w_min,j: largest / smallest honest value of coordinate j, b > 1):
+
+    * s_j = −1 (the parameter would decrease; push it up):
+      [w_max,j, b·w_max,j] if w_max,j > 0, else [w_max,j, w_max,j / b];
+    * s_j = +1 (push it down):
+      [w_min,j / b, w_min,j] if w_min,j > 0, else [b·w_min,j, w_min,j].
+    """
+    if b <= 1:
+        raise ValueError(f"Fang's b must be > 1, not {b}")
+    h = _rows(honest)
+    w_max, w_min = h.max(axis=0), h.min(axis=0)
+    up = np.asarray(direction) < 0
+    lo = np.where(up, w_max, np.where(w_min > 0, w_min / b, b * w_min))
+    hi = np.where(up, np.where(w_max > 0, b * w_max, w_max / b), w_min)
+    return lo, hi
+
+
+def fang(
+    honest: np.ndarray, direction: np.ndarray, rng: np.random.Generator, b: float = 2.0
+) -> np.ndarray:
+    """The full-knowledge attack of Fang, Cao, Jia & Gong ("Local Model Poisoning Attacks
+    to Byzantine-Robust Federated Learning", USENIX Security 2020, §4) on trimmed mean,
+    used unchanged on median: each crafted value is drawn uniformly from
+    `fang_intervals` (lo + u·(hi − lo), u ~ U[0, 1) from `rng`), beyond the honest extreme
+    on the side opposite to the parameter's direction of change. The paper works on local
+    models (b = 2 in its experiments); pass updates to attack in update space."""
+    lo, hi = fang_intervals(honest, direction, b)
+    return lo + rng.random(lo.shape) * (hi - lo)
