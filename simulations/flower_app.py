@@ -6,9 +6,14 @@
 The ServerApp is the coordinator: `federation.flower` wraps the configured inner strategy
 so every round is opened, validated, scored, finalized and recorded on-chain (run-config
 keys: `federation.flower.settings.KEYS`, documented in the README). The ClientApp is a
-participant: it trains on its digits partition and `fedstake_mod` (outermost) signs what
-leaves the node. In simulation, `adversary_mod` sits outside it to play the misbehaving
-participants named in `behaviours`.
+participant: it trains on its partition of the task (`task`, `model`: digits MLP by
+default) and `fedstake_mod` (outermost) signs what leaves the node. In simulation the
+participants named in `behaviours` misbehave: attacks from `simulations.attacks` and
+protocol faults change what they train on or send (`simulations.flower_behaviours`), and
+`adversary_mod`, outside `fedstake_mod`, tampers with signed replies.
+
+Honest training is one function, `simulations.models.local_training`, shared with the
+collusion channel through which omniscient attackers recompute the honest updates.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.clientapp.mod import fixedclipping_mod
@@ -34,8 +38,13 @@ from federation.flower.records import arrays_of
 from federation.flower.server import staked_federation
 from federation.flower.settings import TOKEN, RunSettings
 from simulations.data import client_data, holdout_set
-from simulations.flower_behaviours import adversary_mod, apply_training, check_behaviour
-from simulations.models import evaluate, make_model, train
+from simulations.flower_behaviours import (
+    SimulatedParticipant,
+    adversary_mod,
+    check_run_config,
+    train_setup,
+)
+from simulations.models import evaluate, local_training, model_for, model_from_arrays, state_arrays
 
 
 def optional_clipping_mod(msg: Message, context: Context, call_next: Any) -> Message:
@@ -53,55 +62,38 @@ register_identity(client_app)
 server_app = ServerApp()
 
 
-def _numpy_state(model: torch.nn.Module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
-
-
 def _record(arrays: dict[str, np.ndarray]) -> ArrayRecord:
     return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays.items()})
-
-
-def _model_from(arrays: dict[str, np.ndarray]) -> torch.nn.Module:
-    model = make_model()
-    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-    return model
 
 
 def _local(context: Context, settings: RunSettings) -> tuple[np.ndarray, np.ndarray]:
     pid = int(context.node_config["partition-id"])
     n = int(context.node_config["num-partitions"])
-    alpha = settings.dirichlet_alpha if settings.dirichlet_alpha > 0 else None
-    return client_data(pid, n, alpha=alpha, seed=settings.seed)
+    setup = train_setup(settings)
+    return client_data(pid, n, alpha=setup.alpha, seed=setup.seed, task=setup.task)
 
 
 @client_app.train()
 def client_train(msg: Message, context: Context) -> Message:
-    """Train locally from the global model; a simulated attacker then (mis)behaves."""
+    """Train locally from the global model (`local_training`, the one honest training);
+    a simulated attacker poisons its data first and/or crafts what it sends."""
     s = RunSettings.from_run_config(context.run_config)
     pid = int(context.node_config["partition-id"])
-    behaviour = check_behaviour(s.behaviour_of(pid))
-    g = arrays_of(msg.content["arrays"])
-    model = _model_from(g)
-    x, y = _local(context, s)
-    if behaviour == "lazy":
-        x, y = x[: max(1, len(x) // 20)], y[: max(1, len(y) // 20)]
+    n = int(context.node_config["num-partitions"])
     rnd = int(msg.content["config"].get("server-round", 0))
-    loss = train(model, x, y, epochs=s.local_epochs, lr=s.learning_rate, seed=rnd * 1000 + pid)
-    rng = np.random.default_rng(rnd * 1000 + pid)
-    sent = apply_training(behaviour, g, _numpy_state(model), rng)
-    content = RecordDict(
-        {
-            "arrays": _record(sent),
-            "metrics": MetricRecord({"train-loss": float(loss), "num-examples": len(x)}),
-        }
-    )
+    me = SimulatedParticipant(s, pid, n, rnd)
+    g = arrays_of(msg.content["arrays"])
+    local = local_training(train_setup(s), pid, n, g, rnd, poison=me.poison())
+    sent = me.send(g, local.arrays)
+    metrics = {"train-loss": local.loss, "num-examples": local.num_examples}
+    content = RecordDict({"arrays": _record(sent), "metrics": MetricRecord(metrics)})
     return Message(content=content, reply_to=msg)
 
 
 @client_app.evaluate()
 def client_evaluate(msg: Message, context: Context) -> Message:
     s = RunSettings.from_run_config(context.run_config)
-    model = _model_from(arrays_of(msg.content["arrays"]))
+    model = model_from_arrays(arrays_of(msg.content["arrays"]), s.task, s.model)
     x, y = _local(context, s)
     loss, acc = evaluate(model, x, y)
     metrics = MetricRecord({"eval-loss": loss, "eval-acc": acc, "num-examples": len(x)})
@@ -150,19 +142,17 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
     """The coordinator's whole run on any grid (Flower's, or `InProcessGrid`); returns the
     summary it also writes to `summary-file`."""
     s = RunSettings.from_run_config(run_config)
-    for item in s.behaviours.replace(" ", "").split(","):
-        if item:
-            check_behaviour(item.partition(":")[2])
+    check_run_config(s)
     t0 = time.perf_counter()
-    x_test, y_test = holdout_set(seed=s.seed)
+    x_test, y_test = holdout_set(seed=s.seed, task=s.task)
     accuracy: dict[int, float] = {}
 
     def central(server_round: int, arrays: ArrayRecord) -> MetricRecord:
-        loss, acc = evaluate(_model_from(arrays_of(arrays)), x_test, y_test)
+        loss, acc = evaluate(model_from_arrays(arrays_of(arrays), s.task, s.model), x_test, y_test)
         accuracy[server_round] = acc
         return MetricRecord({"test-loss": loss, "test-acc": acc})
 
-    initial = _record(_numpy_state(make_model(seed=s.seed)))
+    initial = _record(state_arrays(model_for(s.task, s.model, seed=s.seed)))
     train_config = ConfigRecord({"local-epochs": s.local_epochs, "lr": s.learning_rate})
     summary: dict[str, Any] = {"settings": s.hyperparams(), "staked": s.staked}
     if not s.staked:  # the inner strategy alone: the baseline, and the chain-off benchmark
@@ -178,7 +168,7 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
     fed = staked_federation(
         s,
         grid,
-        dataset={"name": "sklearn-digits", "seed": s.seed, "alpha": s.dirichlet_alpha},
+        dataset=_dataset_doc(s),
         on_round=lambda rnd, out: reports.append(_round_report(out, None)),
     )
     try:
@@ -205,6 +195,14 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
         return summary
     finally:
         fed.close()
+
+
+def _dataset_doc(s: RunSettings) -> dict[str, Any]:
+    """What the provenance record's dataset fingerprint commits to."""
+    name = {"digits": "sklearn-digits", "synthetic": "synthetic-gaussian-mixture"}.get(
+        s.task, s.task
+    )
+    return {"name": name, "seed": s.seed, "alpha": s.dirichlet_alpha}
 
 
 def _closing(fed: Any, reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,10 +1,15 @@
 """Misbehaving simulated participants inside a real Flower ClientApp.
 
-Two kinds, chosen per partition by the run config's `behaviours = "PID:NAME,…"`:
+Chosen per partition by the run config's `behaviours = "PID:NAME,…"`:
 
-* *training* behaviours change the update the participant then signs honestly through
-  `fedstake_mod` (slashable evidence): sign-flip, noise, free-rider, nan, wrong-shape, lazy;
-  crash raises inside the ClientApp (the node replies with an error: absent);
+* *attacks*: every name in `simulations.attacks.ATTACKS` (label-flip, backdoor, lazy,
+  sign-flip, noise, scaling, free-rider, alie, ipm, min-max, min-sum, fang, sybil), with
+  parameters from `attack-params = "ATTACK.PARAM=VALUE,…"`. They change the data the
+  participant trains on and/or the update it then signs honestly through `fedstake_mod`
+  (slashable evidence); omniscient ones learn the round's honest updates through the
+  collusion channel (`simulations.attacks.collusion`), never through the server;
+* *protocol faults*: nan and wrong-shape (a malformed signed update), crash (raises inside
+  the ClientApp: the node replies with an error, absent);
 * *wire* behaviours tamper with what leaves the node after `fedstake_mod` signed it
   (`adversary_mod`, placed outside it): forged-hash (arrays changed after signing),
   forged-signature (another key signs), replay (last round's signed reply sent again),
@@ -14,10 +19,13 @@ Two kinds, chosen per partition by the run config's `behaviours = "PID:NAME,…"
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message
 
+from federation.errors import ConfigError
 from federation.flower.client_mod import identity_reply, sign_reply
 from federation.flower.records import (
     COMMITMENT,
@@ -28,11 +36,16 @@ from federation.flower.records import (
     commitment_from_record,
     commitment_record,
 )
+from federation.flower.settings import RunSettings
 from federation.keys import dev_signer, generate
 from federation.protocol.eip712 import sign_commitment
+from simulations.attacks import ATTACKS, DataView, RoundView, collusion, parse_attack_params
+from simulations.data import task_info
+from simulations.models import MODELS, LocalSetup, Poison
 
 Arrays = dict[str, np.ndarray]
-TRAINING = {"honest", "sign-flip", "noise", "free-rider", "nan", "wrong-shape", "lazy", "crash"}
+FAULTS = {"nan", "wrong-shape", "crash"}
+TRAINING = {"honest", *FAULTS, *ATTACKS}
 WIRE = {"forged-hash", "forged-signature", "replay"}
 
 
@@ -43,16 +56,96 @@ def check_behaviour(name: str) -> str:
     raise ValueError(f"unknown behaviour {name!r}; known: {', '.join(known)}")
 
 
+def check_run_config(s: RunSettings) -> None:
+    """The ServerApp's start-up check of the app's keys: task, model, every `PID:NAME` of
+    `behaviours` and every `attack-params` item (ConfigError naming what is wrong)."""
+    try:
+        task_info(s.task)
+        if s.model not in MODELS:
+            raise ValueError(f"unknown model {s.model!r}; known: {', '.join(MODELS)}")
+        for item in s.behaviours.replace(" ", "").split(","):
+            if item:
+                pid, sep, name = item.partition(":")
+                if not sep or not pid.isdigit():
+                    raise ValueError(f"behaviours item {item!r}: expected PID:NAME")
+                check_behaviour(name)
+        parse_attack_params(s.attack_params)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def train_setup(s: RunSettings) -> LocalSetup:
+    """What every participant's local training depends on, from the run config."""
+    alpha = s.dirichlet_alpha if s.dirichlet_alpha > 0 else None
+    return LocalSetup(s.task, s.model, s.local_epochs, s.learning_rate, alpha, s.seed)
+
+
+@dataclass
+class SimulatedParticipant:
+    """Partition `pid` in round `server_round`, as the run config makes it behave."""
+
+    settings: RunSettings
+    pid: int
+    num_partitions: int
+    server_round: int
+
+    @cached_property
+    def behaviour(self) -> str:
+        return check_behaviour(self.settings.behaviour_of(self.pid))
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        """The attacker's randomness: seeded by (run seed, round, partition)."""
+        return np.random.default_rng([self.settings.seed, self.server_round, self.pid])
+
+    @property
+    def setup(self) -> LocalSetup:
+        return train_setup(self.settings)
+
+    def _params(self) -> dict[str, object]:
+        spec = ATTACKS[self.behaviour]
+        return spec.resolve(parse_attack_params(self.settings.attack_params).get(spec.name))
+
+    def _staked(self) -> list[int]:
+        skip = self.settings.unstaked_partitions
+        return [q for q in range(self.num_partitions) if q not in skip]
+
+    def poison(self) -> Poison | None:
+        """The data hook of a data-poisoning attack (None: trains on its data as is)."""
+        spec = ATTACKS.get(self.behaviour)
+        if spec is None or spec.poison is None:
+            return None
+        hook, params = spec.poison, self._params()
+        task = task_info(self.settings.task)
+        view = DataView(task.n_classes, task.image_side, self.rng)
+        return lambda x, y: hook(x, y, view, params)
+
+    def send(self, g: Arrays, local: Arrays) -> Arrays:
+        """The update this participant sends (and signs), from its locally trained one."""
+        name = self.behaviour
+        spec = ATTACKS.get(name)
+        if spec is None or spec.craft is None:
+            return apply_training(name, g, local, self.rng)
+        staked = self._staked()
+        behaviour_of = self.settings.behaviour_of
+        setup, n, rnd = self.setup, self.num_partitions, self.server_round
+        gv = collusion.flatten(g)
+        view = RoundView(
+            g=gv,
+            own=collusion.flatten(local) - gv,
+            rng=self.rng,
+            n=len(staked),
+            group=tuple(q for q in staked if behaviour_of(q) == name),
+            honest_ids=tuple(q for q in staked if behaviour_of(q) == "honest"),
+            updates=lambda ids: collusion.honest_updates(setup, ids, n, g, rnd),
+        )
+        return collusion.unflatten(gv + spec.craft(view, self._params()), like=g)
+
+
 def apply_training(name: str, g: Arrays, local: Arrays, rng: np.random.Generator) -> Arrays:
-    """The update a participant with behaviour `name` sends (and signs)."""
+    """The update a participant with a protocol fault (or honest) sends and signs."""
     if name == "crash":  # the ClientApp dies mid-round: the node answers with an error
         raise RuntimeError("simulated client crash")
-    if name == "sign-flip":
-        return {k: (g[k] - 4.0 * (local[k] - g[k])).astype(g[k].dtype) for k in g}
-    if name == "noise":
-        return {k: (g[k] + rng.normal(0, 1, g[k].shape)).astype(g[k].dtype) for k in g}
-    if name == "free-rider":
-        return {k: (g[k] + rng.normal(0, 1e-6, g[k].shape)).astype(g[k].dtype) for k in g}
     if name == "nan":
         out = {k: v.copy() for k, v in local.items()}
         next(iter(out.values())).reshape(-1)[0] = np.nan

@@ -25,8 +25,8 @@ POLICY_PRESETS: dict[str, PolicyConfig] = {
     "provable-only": PolicyConfig(byzantine_bps=0, sybil_bps=0, free_rider_bps=0),
 }
 
-# key → (attribute, type, default, help). Task keys (model, data, behaviours) belong to
-# the app and are checked there; they are listed so a typo anywhere is caught.
+# key → (attribute, type, default, help). Task keys (task, model, behaviours, attack-params)
+# belong to the app and are checked there; they are listed so a typo anywhere is caught.
 KEYS: dict[str, tuple[str, type, Any, str]] = {
     "num-server-rounds": ("rounds", int, 3, "training rounds"),
     "chain": ("chain", str, "inprocess://", "inprocess://, anvil://[?state=FILE] or an RPC URL"),
@@ -63,7 +63,10 @@ KEYS: dict[str, tuple[str, type, Any, str]] = {
     "learning-rate": ("learning_rate", float, 0.1, "client SGD learning rate"),
     "dirichlet-alpha": ("dirichlet_alpha", float, 0.0, "0 = IID; smaller > 0 = more skewed"),
     "seed": ("seed", int, 0, "data split and model seed"),
+    "task": ("task", str, "digits", "task: digits, synthetic (or a registered dataset)"),
+    "model": ("model", str, "mlp", "model: mlp, logreg, cnn"),
     "behaviours": ("behaviours", str, "", "simulation: 'PID:BEHAVIOUR,…' misbehaving clients"),
+    "attack-params": ("attack_params", str, "", "simulation: 'ATTACK.PARAM=VALUE,…'"),
 }
 
 
@@ -105,7 +108,10 @@ class RunSettings:
     learning_rate: float = 0.1
     dirichlet_alpha: float = 0.0
     seed: int = 0
+    task: str = "digits"
+    model: str = "mlp"
     behaviours: str = ""
+    attack_params: str = ""
 
     @classmethod
     def from_run_config(cls, cfg: Mapping[str, Any]) -> RunSettings:
@@ -167,6 +173,7 @@ class RunSettings:
             "artifact_dir",
             "summary_file",
             "behaviours",
+            "attack_params",
             "closing_audit",
         }
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
