@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Annotated
 import click
 import typer
 
-from federation.commands import chain_cmds, coordinator, key_cmds, participant, round_cmds
+from federation.commands import (
+    chain_cmds,
+    coordinator,
+    key_cmds,
+    lab_cmds,
+    participant,
+    round_cmds,
+)
 from federation.commands.common import (
     DEFAULT_DEPLOYMENT,
     DEFAULT_HOME,
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["amount", "app", "main"]
 
 LOCAL, COORD, PART, ANYONE = "Local chain", "Coordinator", "Participant", "Anyone"
+LAB = "Researcher (poisoning lab)"
 _current = Opts()  # the options of the command running now (error messages use its units)
 
 
@@ -177,6 +185,10 @@ app.add_typer(participant.dispute_app, name="dispute", rich_help_panel=PART)
 app.command("verify", rich_help_panel=ANYONE)(round_cmds.verify)
 app.command("info", rich_help_panel=ANYONE)(coordinator.info)
 app.command("history", rich_help_panel=ANYONE)(coordinator.history)
+
+app.command("simulate", rich_help_panel=LAB)(lab_cmds.simulate)
+app.command("sweep", rich_help_panel=LAB)(lab_cmds.sweep)
+app.command("report", rich_help_panel=LAB)(lab_cmds.report)
 
 
 # -- the entry point ---------------------------------------------------------------------------

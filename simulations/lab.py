@@ -1,0 +1,445 @@
+"""The poisoning lab: run scenarios, sweep them, report on them.
+
+    result = simulate(Scenario.load("simulations/scenarios/alie-vs-krum.toml"), "out/one")
+    sweep(scenario, {"f": [1, 2], "strategy": ["krum", "median"]}, "out/grid", workers=4)
+    report("out/grid")   # summary.csv, REPORT.md, accuracy.png, heatmap.png
+
+`simulate` runs the reference app's coordinator on `InProcessGrid` (the real ServerApp,
+ClientApp and mods, no Ray) and derives, per round: test accuracy; detection precision and
+recall (a participant is *detected* when flagged by scoring, excluded, or slashed; the
+truth is the scenario's attackers); the honest false-flag and false-slash rates; and per
+class (honest / attacker) rewards, slashed stake, net P&L (rewards − slashed stake, in
+tokens) and gas. Each cell of a sweep is one process (the embedded chain and numba's state
+are per process); a cell with a `result.json` is done and is not run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import itertools
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from simulations.scenario import Scenario, ScenarioError
+
+RESULT = "result.json"
+SWEEP = "sweep.json"
+CLASSES = ("honest", "attacker")
+
+
+def _tok(wei: int | str) -> float:
+    return int(wei) / 10**18
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+# -- one scenario -------------------------------------------------------------------------------
+def simulate(scenario: Scenario, out_dir: str | Path, *, quiet: bool = True) -> dict[str, Any]:
+    """Run `scenario`; write `result.json` (metrics), `rounds.csv` and `run-summary.json`
+    (the coordinator's own summary) into `out_dir`; return the result."""
+    from federation.flower.settings import TOKEN
+    from federation.keys import dev_signer
+    from simulations.flower_app import client_app, run
+    from simulations.inprocess_grid import InProcessGrid
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = scenario.to_run_config(artifact_dir=str(out / "artifacts"))
+    flwr_logger = logging.getLogger("flwr")
+    level = flwr_logger.level
+    if quiet:
+        flwr_logger.setLevel(logging.ERROR)
+    t0 = time.perf_counter()
+    try:  # quiet: the app's own progress lines go to stderr, stdout stays the caller's
+        with contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext():
+            summary = run(InProcessGrid(client_app, scenario.clients, cfg), cfg)
+    finally:
+        flwr_logger.setLevel(level)
+    seconds = time.perf_counter() - t0
+    (out / "run-summary.json").write_text(json.dumps(summary, indent=1, default=str))
+
+    address = {pid: dev_signer(1 + pid).address for pid in range(scenario.clients)}
+    attackers = {address[p] for p in scenario.attacker_ids}
+    members = {"attacker": attackers, "honest": set(address.values()) - attackers}
+    result = derive(summary, members, stake_wei=round(float(cfg["stake"]) * TOKEN))
+    result.update(scenario=scenario.to_dict(), seconds=seconds)
+    (out / "rounds.csv").write_text(_csv(result["rounds"]))
+    tmp = out / (RESULT + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out / RESULT)  # result.json appears only once the cell is complete
+    return result
+
+
+def derive(
+    summary: Mapping[str, Any], members: Mapping[str, set[str]], *, stake_wei: int
+) -> dict[str, Any]:
+    """The lab's metrics from a staked run's summary; `members` maps class → addresses."""
+    attackers, honest = members["attacker"], members["honest"]
+    settle_gas = summary.get("settle_gas", {})
+    rounds: list[dict[str, Any]] = []
+    totals = {"tp": 0, "detected": 0, "ff": 0, "fs": 0, "rounds": 0}
+    cum = {c: {"rewards": 0, "slashed": 0} for c in CLASSES}
+    for r in summary["rounds"]:
+        flagged = {p for p, why in r["flags"].items() if why}
+        excluded = {e["participant"] for e in r["exclusions"]}
+        slashed_wei: dict[str, int] = {}
+        for s in r["slashes"]:
+            slashed_wei[s["participant"]] = slashed_wei.get(s["participant"], 0) + int(s["amount"])
+        detected = flagged | excluded | set(slashed_wei)
+        tp = len(detected & attackers)
+        row: dict[str, Any] = {
+            "round": r["round_id"],
+            "accuracy": r["accuracy"],
+            "detected": len(detected),
+            "precision": _ratio(tp, len(detected)),
+            "recall": _ratio(tp, len(attackers)),
+            "honest_false_flag_rate": _ratio(len(detected & honest), len(honest)),
+            "honest_false_slash_rate": _ratio(len(set(slashed_wei) & honest), len(honest)),
+        }
+        for c in CLASSES:
+            who = members[c]
+            rew = sum(int(v) for p, v in r["rewards"].items() if p in who)
+            sl = sum(v for p, v in slashed_wei.items() if p in who)
+            cum[c]["rewards"] += rew
+            cum[c]["slashed"] += sl
+            row[f"{c}_rewards"] = _tok(rew)
+            row[f"{c}_slashed"] = _tok(sl)
+            row[f"{c}_net"] = _tok(rew - sl)
+            row[f"{c}_net_cumulative"] = _tok(cum[c]["rewards"] - cum[c]["slashed"])
+        settle = settle_gas.get(str(r["round_id"]), {})
+        row["gas_round"] = sum(int(v) for v in r["gas"].values())
+        row["gas_settle"] = sum(int(v) for v in settle.values())
+        row["gas_total"] = row["gas_round"] + row["gas_settle"]
+        rounds.append(row)
+        totals["tp"] += tp
+        totals["detected"] += len(detected)
+        totals["ff"] += len(detected & honest)
+        totals["fs"] += len(set(slashed_wei) & honest)
+        totals["rounds"] += 1
+
+    final_stakes = summary.get("participants", {})
+    classes: dict[str, Any] = {}
+    for c in CLASSES:
+        who = members[c]
+        n = len(who)
+        rew, sl = cum[c]["rewards"], cum[c]["slashed"]
+        if final_stakes:
+            change = sum(
+                int(final_stakes[p]["stake"]) - stake_wei for p in who if p in final_stakes
+            )
+        else:
+            change = -sl
+        classes[c] = {
+            "members": n,
+            "rewards": _tok(rew),
+            "slashed": _tok(sl),
+            "stake_change": _tok(change),
+            "net": _tok(rew - sl),
+            "net_per_member": _tok(rew - sl) / n if n else None,
+        }
+    nr, nh, na = totals["rounds"], len(honest), len(attackers)
+    final_acc = rounds[-1]["accuracy"] if rounds else None
+    return {
+        "rounds": rounds,
+        "classes": classes,
+        "final": {
+            "accuracy": final_acc,
+            "precision": _ratio(totals["tp"], totals["detected"]),
+            "recall": _ratio(totals["tp"], na * nr),
+            "honest_false_flag_rate": _ratio(totals["ff"], nh * nr),
+            "honest_false_slash_rate": _ratio(totals["fs"], nh * nr),
+            "attacker_pnl": classes["attacker"]["net_per_member"],
+            "honest_pnl": classes["honest"]["net_per_member"],
+            "gas_total": sum(r["gas_total"] for r in rounds),
+        },
+        "accounting_balanced": summary.get("accounting", {}).get("balanced"),
+        "verified": all(v["ok"] for v in summary.get("verify", {}).values()),
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return buf.getvalue()
+
+
+# -- a sweep ------------------------------------------------------------------------------------
+def cell_name(values: Mapping[str, Any]) -> str:
+    """`{"f": 1, "strategy": "krum"}` → `f=1__strategy=krum` (safe as a directory name)."""
+    parts = [f"{k}={v}" for k, v in values.items()]
+    return re.sub(r"[^A-Za-z0-9=._+-]", "_", "__".join(parts)) or "base"
+
+
+def cells(
+    scenario: Scenario, axes: Mapping[str, Iterable[Any]]
+) -> list[tuple[str, dict, Scenario]]:
+    """Every cell of the cartesian product: (name, axis values, scenario), all checked."""
+    keys = list(axes)
+    out = []
+    for combo in itertools.product(*(list(axes[k]) for k in keys)):
+        values = dict(zip(keys, combo, strict=True))
+        s = scenario.with_values(**values)
+        typed = {k: getattr(s, k.replace("-", "_")) for k in keys}
+        out.append((cell_name(typed), typed, s))
+    names = [c[0] for c in out]
+    if len(set(names)) != len(names):
+        raise ScenarioError("two sweep cells share a name: repeated axis values?")
+    return out
+
+
+def _run_cell(scenario: dict[str, Any], cell_dir: str) -> str:
+    simulate(Scenario.from_dict(scenario), cell_dir)
+    return cell_dir
+
+
+def sweep(
+    scenario: Scenario,
+    axes: Mapping[str, Iterable[Any]],
+    out_dir: str | Path,
+    workers: int = 1,
+    *,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run every cell of `axes`' cartesian product into `out_dir/CELL/` (skipping cells that
+    have a result.json); `workers` > 1 runs cells in that many processes. Returns one entry
+    per cell: name, axis values, directory, and whether it `ran` now."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = cells(scenario, axes)
+    listing = [
+        {"name": name, "values": values, "dir": str(out / name), "ran": False}
+        for name, values, _ in todo
+    ]
+    (out / SWEEP).write_text(
+        json.dumps(
+            {
+                "scenario": scenario.to_dict(),
+                "axes": {k: [v[k] for _, v, _ in todo] for k in axes},
+                "cells": [{"name": c["name"], "values": c["values"]} for c in listing],
+            },
+            indent=1,
+        )
+    )
+    pending = [
+        (i, s) for i, (_, _, s) in enumerate(todo) if not (out / todo[i][0] / RESULT).exists()
+    ]
+    bar = _Progress(len(todo), len(todo) - len(pending), enabled=progress)
+    try:
+        if workers <= 1 or len(pending) <= 1:
+            for i, s in pending:
+                simulate(s, listing[i]["dir"])
+                listing[i]["ran"] = True
+                bar.advance(listing[i]["name"])
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = multiprocessing.get_context("spawn")  # no forked chain/numba/thread state
+            with ProcessPoolExecutor(min(workers, len(pending)), mp_context=ctx) as pool:
+                futures = {
+                    pool.submit(_run_cell, s.to_dict(), listing[i]["dir"]): i for i, s in pending
+                }
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    fut.result()
+                    listing[i]["ran"] = True
+                    bar.advance(listing[i]["name"])
+    finally:
+        bar.close()
+    return listing
+
+
+class _Progress:
+    """A rich progress bar on a terminal, plain lines otherwise (or nothing)."""
+
+    def __init__(self, total: int, done: int, *, enabled: bool) -> None:
+        self.total, self.done, self.enabled = total, done, enabled
+        self._rich: Any = None
+        if not enabled:
+            return
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self._rich = Progress(transient=False)
+            self._rich.start()
+            self._task = self._rich.add_task("sweep", total=total, completed=done)
+        else:
+            print(f"sweep: {total} cells, {done} already done", file=sys.stderr, flush=True)
+
+    def advance(self, name: str) -> None:
+        self.done += 1
+        if self._rich is not None:
+            self._rich.update(self._task, advance=1, description=name)
+        elif self.enabled:
+            print(f"sweep: [{self.done}/{self.total}] {name}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+# -- a report -----------------------------------------------------------------------------------
+def _load_cells(out: Path) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+    """(cells with their results, the sweep's axes) under `out`: a sweep or one simulate."""
+    if (out / RESULT).exists():
+        result = json.loads((out / RESULT).read_text())
+        return [{"name": result["scenario"].get("name") or out.name, "values": {}, **result}], {}
+    meta = json.loads((out / SWEEP).read_text()) if (out / SWEEP).exists() else {}
+    names = [c["name"] for c in meta.get("cells", [])] or sorted(
+        p.name for p in out.iterdir() if (p / RESULT).exists()
+    )
+    values = {c["name"]: c["values"] for c in meta.get("cells", [])}
+    found = []
+    for name in names:
+        path = out / name / RESULT
+        if path.exists():
+            found.append(
+                {"name": name, "values": values.get(name, {}), **json.loads(path.read_text())}
+            )
+    return found, meta.get("axes", {})
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+SUMMARY_FIELDS = (
+    "accuracy",
+    "attacker_pnl",
+    "honest_pnl",
+    "honest_false_slash_rate",
+    "honest_false_flag_rate",
+    "precision",
+    "recall",
+    "gas_total",
+)
+
+
+def report(out_dir: str | Path) -> dict[str, Any]:
+    """Collect the cells under `out_dir` into summary.csv, REPORT.md and (matplotlib
+    permitting) accuracy.png and, for a two-axis sweep, heatmap.png. Returns what it wrote."""
+    out = Path(out_dir)
+    found, axes = _load_cells(out)
+    if not found:
+        raise ScenarioError(f"{out}: no {RESULT} found (run simulate or sweep first)")
+    axis_keys = list(axes) or sorted({k for c in found for k in c["values"]})
+    rows = []
+    for c in found:
+        row = {"cell": c["name"], **{k: c["values"].get(k) for k in axis_keys}}
+        row.update({k: c["final"].get(k) for k in SUMMARY_FIELDS})
+        row["balanced"] = c.get("accounting_balanced")
+        row["verified"] = c.get("verified")
+        rows.append(row)
+    (out / "summary.csv").write_text(_csv(rows))
+
+    figures, note = _figures(out, found, axes)
+    md = [
+        "# Poisoning-lab report",
+        "",
+        f"{len(found)} cell(s) under `{out}`. Attacker / honest P&L: mean net tokens per "
+        "member (rewards − slashed stake); rates are over honest participants × rounds; "
+        "recall over attackers × rounds (detected = flagged, excluded or slashed).",
+        "",
+        "| cell | final accuracy | attacker P&L | honest false-slash rate | detection recall |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        md.append(
+            f"| {r['cell']} | {_fmt(r['accuracy'])} | {_fmt(r['attacker_pnl'])} | "
+            f"{_fmt(r['honest_false_slash_rate'])} | {_fmt(r['recall'])} |"
+        )
+    md += ["", *(f"![{f.stem}]({f.name})" for f in figures)]
+    if note:
+        md += ["", note]
+    (out / "REPORT.md").write_text("\n".join(md) + "\n")
+    return {
+        "cells": len(found),
+        "summary": str(out / "summary.csv"),
+        "report": str(out / "REPORT.md"),
+        "figures": [str(f) for f in figures],
+    }
+
+
+def _figures(
+    out: Path, found: list[dict[str, Any]], axes: Mapping[str, list[Any]]
+) -> tuple[list[Path], str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return [], "(figures skipped: matplotlib is not installed; `pip install -e .[dev]`)"
+    figures = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in found:
+        xs = [r["round"] for r in c["rounds"]]
+        ys = [r["accuracy"] for r in c["rounds"]]
+        ax.plot(xs, ys, marker="o", label=c["name"])
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("accuracy per round")
+    if len(found) <= 12:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=120)
+    plt.close(fig)
+    figures.append(out / "accuracy.png")
+
+    if len(axes) == 2:
+        (kx, xs_all), (ky, ys_all) = axes.items()
+        xs = list(dict.fromkeys(xs_all))
+        ys = list(dict.fromkeys(ys_all))
+        grid = [[float("nan")] * len(xs) for _ in ys]
+        for c in found:
+            x, y = c["values"].get(kx), c["values"].get(ky)
+            acc = c["final"].get("accuracy")
+            if x in xs and y in ys and acc is not None:
+                grid[ys.index(y)][xs.index(x)] = acc
+        fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.8 * len(ys) + 2.5))
+        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+        ax.set_xlabel(kx)
+        ax.set_ylabel(ky)
+        for j, row in enumerate(grid):
+            for i, v in enumerate(row):
+                if v == v:
+                    ax.text(i, j, f"{v:.2f}", ha="center", va="center", color="w")
+        fig.colorbar(im, ax=ax, label="final accuracy")
+        fig.tight_layout()
+        fig.savefig(out / "heatmap.png", dpi=120)
+        plt.close(fig)
+        figures.append(out / "heatmap.png")
+    return figures, ""
+
+
+def parse_axis(text: str) -> tuple[str, list[str]]:
+    """`"f=1,2"` → ("f", ["1", "2"]) (values are typed by the scenario's keys)."""
+    key, eq, values = text.partition("=")
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not eq or not key.strip() or not items:
+        raise ScenarioError(f"axis {text!r}: expected KEY=V1,V2,…")
+    return key.strip(), items
+
+
+__all__ = ["cells", "derive", "parse_axis", "report", "simulate", "sweep"]
