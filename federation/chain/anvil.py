@@ -47,7 +47,34 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class AnvilChain(LocalChainMixin):
+class AnvilRpcMixin(LocalChainMixin):
+    """Anvil's development RPC methods (snapshots, time travel, balances), over the
+    class's own ``rpc(method, params)``: shared by the anvil we start (`AnvilChain`) and
+    one started by `fedstake chain up` and reached over HTTP."""
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def snapshot(self) -> Any:
+        return self.rpc("evm_snapshot", [])
+
+    def revert(self, snapshot_id: Any) -> None:
+        if not self.rpc("evm_revert", [snapshot_id]):
+            raise RuntimeError(f"anvil refused to revert to snapshot {snapshot_id}")
+        self._notify_revert()
+
+    def advance_time(self, seconds: int) -> None:
+        self.rpc("evm_increaseTime", [max(1, int(seconds))])
+        self.rpc("evm_mine", [])
+
+    def mine(self, blocks: int = 1) -> None:
+        self.rpc("anvil_mine", [hex(blocks)])
+
+    def set_eth_balance(self, address: str, wei: int) -> None:
+        self.rpc("anvil_setBalance", [address, hex(wei)])
+
+
+class AnvilChain(AnvilRpcMixin):
     is_local = True
 
     def __init__(
@@ -139,24 +166,6 @@ class AnvilChain(LocalChainMixin):
 
     def default_signer(self) -> Signer | None:
         return self._signers[0]
-
-    def snapshot(self) -> Any:
-        return self.rpc("evm_snapshot", [])
-
-    def revert(self, snapshot_id: Any) -> None:
-        if not self.rpc("evm_revert", [snapshot_id]):
-            raise RuntimeError(f"anvil refused to revert to snapshot {snapshot_id}")
-        self._notify_revert()
-
-    def advance_time(self, seconds: int) -> None:
-        self.rpc("evm_increaseTime", [max(1, int(seconds))])
-        self.rpc("evm_mine", [])
-
-    def mine(self, blocks: int = 1) -> None:
-        self.rpc("anvil_mine", [hex(blocks)])
-
-    def set_eth_balance(self, address: str, wei: int) -> None:
-        self.rpc("anvil_setBalance", [address, hex(wei)])
 
     def close(self) -> None:
         """SIGINT first (anvil dumps --state on a clean shutdown), then TERM, then KILL."""

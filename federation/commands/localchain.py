@@ -17,11 +17,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from federation.chain.anvil import AnvilRpcMixin
 from federation.chain.http import HttpChain
 from federation.errors import ConfigError, RpcUnreachableError
 from federation.keys import DEV_MNEMONIC, Signer, dev_signers
@@ -224,7 +224,7 @@ def stop(rec: DevChain, timeout: float = 15.0) -> bool:
     return not rec.alive()
 
 
-class DevRpcChain(HttpChain):
+class DevRpcChain(AnvilRpcMixin, HttpChain):
     """A development chain (anvil) over HTTP: dev accounts, time travel, balances."""
 
     is_local = True
@@ -232,7 +232,7 @@ class DevRpcChain(HttpChain):
     def __init__(self, url: str, signer: Signer | None = None) -> None:
         super().__init__(url, signer)
         self._dev = dev_signers(10)
-        self._listeners: list[Callable[[], None]] = []
+        self._init_listeners()
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         resp = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
@@ -250,24 +250,3 @@ class DevRpcChain(HttpChain):
 
     def default_signer(self) -> Signer | None:
         return self._signer or self._dev[0]
-
-    def snapshot(self) -> Any:
-        return self.rpc("evm_snapshot", [])
-
-    def revert(self, snapshot_id: Any) -> None:
-        self.rpc("evm_revert", [snapshot_id])
-        for cb in list(self._listeners):
-            cb()
-
-    def advance_time(self, seconds: int) -> None:
-        self.rpc("evm_increaseTime", [max(1, int(seconds))])
-        self.rpc("evm_mine", [])
-
-    def mine(self, blocks: int = 1) -> None:
-        self.rpc("anvil_mine", [hex(blocks)])
-
-    def set_eth_balance(self, address: str, wei: int) -> None:
-        self.rpc("anvil_setBalance", [address, hex(wei)])
-
-    def on_revert(self, callback: Callable[[], None]) -> None:
-        self._listeners.append(callback)
