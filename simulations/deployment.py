@@ -62,10 +62,10 @@ from types import TracebackType
 from typing import Any
 
 from federation.chain import connect
-from federation.chain.anvil import AnvilChain
+from federation.chain.anvil import AnvilChain, free_port
 from federation.keys import Signer, dev_signer, generate
 from federation.ledger import Ledger
-from simulations.flwr_runner import free_port, run_config_arg
+from simulations.flwr_runner import run_config_arg
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.prefix) / "bin"
