@@ -99,6 +99,19 @@ def run_round(
     return engine.conclude(opened, subs)
 
 
+# Five honest participants and the three faults a round must survive (scripted tests).
+ATTACKED_MIX: tuple[Behaviour, ...] = (Behaviour.HONEST,) * 5 + (
+    Behaviour.SIGN_FLIP,
+    Behaviour.NON_FINITE,
+    Behaviour.FORGED_HASH,
+)
+
+
+def toy_model() -> Arrays:
+    """The toy task's initial global model `{"w": (4, 3), "b": (3,)}`, all zeros."""
+    return {"w": np.zeros((4, 3), np.float32), "b": np.zeros(3, np.float32)}
+
+
 def toy_train(target: np.ndarray) -> TrainFn:
     """A participant on the toy task `{"w": (4, 3), "b": (3,)}`: its local optimum is
     `target` plus a little noise (tests and scripted examples)."""

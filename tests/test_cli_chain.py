@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from federation.aggregation import RuleAggregator
@@ -27,7 +26,12 @@ from federation.engine import RoundEngine
 from federation.journal import Journal
 from federation.keys import Signer, dev_signer, generate
 from federation.ledger import Ledger
-from simulations.staked_round import Behaviour, run_round, staked_participants
+from simulations.staked_round import (
+    ATTACKED_MIX,
+    run_round,
+    staked_participants,
+    toy_model,
+)
 from tests.cli_helpers import cli, environ, fails, ok
 
 pytestmark = [
@@ -39,12 +43,8 @@ pytestmark = [
 
 TOKEN = 10**18
 BUDGET = 10 * TOKEN
-GLOBAL = {"w": np.zeros((4, 3), np.float32), "b": np.zeros(3, np.float32)}
-BEHAVIOURS = [Behaviour.HONEST] * 5 + [
-    Behaviour.SIGN_FLIP,
-    Behaviour.NON_FINITE,
-    Behaviour.FORGED_HASH,
-]
+GLOBAL = toy_model()
+BEHAVIOURS = list(ATTACKED_MIX)
 
 
 @dataclass

@@ -20,13 +20,20 @@ from federation.protocol.update_hash import update_hash
 from federation.types import RoundResults, RoundStatus
 from federation.validation import Exclusion, Submission, ValidUpdate, validate_submission
 from simulations.accounting import check_accounting
-from simulations.staked_round import Behaviour, SimParticipant, run_round, staked_participants
+from simulations.staked_round import (
+    ATTACKED_MIX,
+    Behaviour,
+    SimParticipant,
+    run_round,
+    staked_participants,
+    toy_model,
+)
 from strategies.flower.arrays import ModelLayout
 from strategies.scoring_types import ReasonCode
 
 TOKEN = 10**18
 DOMAIN = Domain(chain_id=31337, verifying_contract="0x" + "11" * 20)
-GLOBAL = {"w": np.zeros((4, 3), np.float32), "b": np.zeros(3, np.float32)}
+GLOBAL = toy_model()
 
 
 def _submission(signer, arrays, *, round_id=1, sign_arrays=None, key=None):  # type: ignore[no-untyped-def]
@@ -115,11 +122,7 @@ def test_artifact_store_round_trip_and_corruption(tmp_path) -> None:  # type: ig
         store.get(digest)
 
 
-BEHAVIOURS = [Behaviour.HONEST] * 5 + [
-    Behaviour.SIGN_FLIP,
-    Behaviour.NON_FINITE,
-    Behaviour.FORGED_HASH,
-]
+BEHAVIOURS = list(ATTACKED_MIX)
 
 
 def _federation(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import federation.cli as cli
@@ -24,17 +23,20 @@ from federation.engine import RoundEngine, manifest_name, submission_from_doc
 from federation.journal import Journal
 from federation.ledger import Ledger
 from federation.verify import VerifyError, VerifyReport, verify_round
-from simulations.staked_round import Behaviour, SimParticipant, run_round, staked_participants
+from simulations.staked_round import (
+    ATTACKED_MIX,
+    Behaviour,
+    SimParticipant,
+    run_round,
+    staked_participants,
+    toy_model,
+)
 from strategies.scoring_types import ReasonCode
 
 TOKEN = 10**18
 BUDGET = 10 * TOKEN
-GLOBAL = {"w": np.zeros((4, 3), np.float32), "b": np.zeros(3, np.float32)}
-BEHAVIOURS = [Behaviour.HONEST] * 5 + [
-    Behaviour.SIGN_FLIP,
-    Behaviour.NON_FINITE,
-    Behaviour.FORGED_HASH,
-]
+GLOBAL = toy_model()
+BEHAVIOURS = list(ATTACKED_MIX)
 CHECKS = [
     "deployment",
     "round params",
