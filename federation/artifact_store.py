@@ -35,8 +35,10 @@ class ArtifactError(Exception):
 class ArtifactStore(Protocol):
     """What the round engine and `verify` need from a store."""
 
-    def put(self, arrays: Mapping[str, np.ndarray]) -> bytes:
-        """Store named arrays (idempotent); return their canonical update hash."""
+    def put(self, arrays: Mapping[str, np.ndarray], digest: bytes | None = None) -> bytes:
+        """Store named arrays (idempotent); return their canonical update hash. `digest`
+        is that hash when the caller has just computed it (validation does), so the bytes
+        are not hashed twice; `get` re-verifies on every read anyway."""
         ...
 
     def get(self, digest: bytes) -> dict[str, np.ndarray]:
@@ -94,8 +96,9 @@ class LocalArtifactStore:
         return cls(path)
 
     # -- arrays ---------------------------------------------------------------------------
-    def put(self, arrays: Mapping[str, np.ndarray]) -> bytes:
-        digest = update_hash(arrays)
+    def put(self, arrays: Mapping[str, np.ndarray], digest: bytes | None = None) -> bytes:
+        if digest is None:
+            digest = update_hash(arrays)
         path = self.path(digest)
         if not path.exists():
             buf = io.BytesIO()

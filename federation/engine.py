@@ -454,7 +454,8 @@ class RoundEngine:
             log.warning("round %d: %s", rid, agg.fallback)
         with timer("artifacts"):
             agg_hash = self.store.put(agg.arrays)
-            submitted = [_submission_doc(self.store, s) for s in subs]
+            hashed = {v.participant: v.update_hash for v in valid}  # from validation
+            submitted = [_submission_doc(self.store, s, hashed.get(s.participant)) for s in subs]
         results = build_results(rid, opened.participants, subs, exclusions, decision)
         evidence = slash_evidence(rid, opened.participants, subs, exclusions, decision)
         manifest = {
@@ -672,11 +673,14 @@ def _with_participant(s: Submission, who: str) -> Submission:
     return Submission(who, s.arrays, s.num_examples, s.commitment, s.signature, s.node_id)
 
 
-def _submission_doc(store: ArtifactStore, s: Submission) -> dict[str, Any]:
-    """What `verify` needs to re-validate a reply: its arrays (if storable) and signature."""
+def _submission_doc(
+    store: ArtifactStore, s: Submission, digest: bytes | None = None
+) -> dict[str, Any]:
+    """What `verify` needs to re-validate a reply: its arrays (if storable) and signature.
+    `digest` is the arrays' hash when validation already computed it."""
     arrays_hash = None
     try:
-        arrays_hash = store.put(s.arrays).hex()
+        arrays_hash = store.put(s.arrays, digest).hex()
     except Exception as exc:  # arrays that cannot even be hashed or saved
         log.warning("reply of %s not stored: %s", s.participant, exc)
     c = s.commitment
