@@ -37,10 +37,12 @@ from federation.flower.inner import build_strategy
 from federation.flower.records import arrays_of
 from federation.flower.server import staked_federation
 from federation.flower.settings import TOKEN, RunSettings
+from simulations.attacks.poisoning import backdoor_success_rate
 from simulations.data import client_data, holdout_set
 from simulations.flower_behaviours import (
     SimulatedParticipant,
     adversary_mod,
+    backdoor_probe,
     check_run_config,
     train_setup,
 )
@@ -146,11 +148,20 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     x_test, y_test = holdout_set(seed=s.seed, task=s.task)
     accuracy: dict[int, float] = {}
+    test_loss: dict[int, float] = {}
+    backdoor: dict[int, float] = {}
+    probe = backdoor_probe(s)
 
     def central(server_round: int, arrays: ArrayRecord) -> MetricRecord:
-        loss, acc = evaluate(model_from_arrays(arrays_of(arrays), s.task, s.model), x_test, y_test)
-        accuracy[server_round] = acc
-        return MetricRecord({"test-loss": loss, "test-acc": acc})
+        model = model_from_arrays(arrays_of(arrays), s.task, s.model)
+        loss, acc = evaluate(model, x_test, y_test)
+        accuracy[server_round], test_loss[server_round] = acc, loss
+        metrics = {"test-loss": loss, "test-acc": acc}
+        if probe is not None:  # the planted backdoor's success on triggered test images
+            trigger, target = probe
+            asr = backdoor_success_rate(model, x_test, y_test, trigger, target)
+            backdoor[server_round] = metrics["backdoor-success"] = asr
+        return MetricRecord(metrics)
 
     initial = _record(state_arrays(model_for(s.task, s.model, seed=s.seed)))
     train_config = ConfigRecord({"local-epochs": s.local_epochs, "lr": s.learning_rate})
@@ -160,7 +171,12 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
         strategy.start(
             grid, initial, num_rounds=s.rounds, train_config=train_config, evaluate_fn=central
         )
-        summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
+        summary.update(
+            accuracy=accuracy,
+            test_loss=test_loss,
+            backdoor_success=backdoor,
+            seconds=time.perf_counter() - t0,
+        )
         _finish(s, summary)
         return summary
 
@@ -183,6 +199,8 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
         fed.strategy.settle(claim=s.closing_audit)
         for i, r in enumerate(reports, start=1):
             r["accuracy"] = accuracy.get(i)
+            r["test_loss"] = test_loss.get(i)
+            r["backdoor_success"] = backdoor.get(i)
         summary.update(
             rounds=reports,
             artifacts=str(fed.store_path.resolve()),
@@ -190,7 +208,12 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
         )
         if s.closing_audit:
             summary.update(_closing(fed, reports))
-        summary.update(accuracy=accuracy, seconds=time.perf_counter() - t0)
+        summary.update(
+            accuracy=accuracy,
+            test_loss=test_loss,
+            backdoor_success=backdoor,
+            seconds=time.perf_counter() - t0,
+        )
         _finish(s, summary)
         return summary
     finally:

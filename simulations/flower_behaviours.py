@@ -39,7 +39,14 @@ from federation.flower.records import (
 from federation.flower.settings import RunSettings
 from federation.keys import dev_signer, generate
 from federation.protocol.eip712 import sign_commitment
-from simulations.attacks import ATTACKS, DataView, RoundView, collusion, parse_attack_params
+from simulations.attacks import (
+    ATTACKS,
+    DataView,
+    RoundView,
+    collusion,
+    parse_attack_params,
+    poisoning,
+)
 from simulations.data import task_info
 from simulations.models import MODELS, LocalSetup, Poison
 
@@ -72,6 +79,25 @@ def check_run_config(s: RunSettings) -> None:
         parse_attack_params(s.attack_params)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def backdoor_probe(s: RunSettings) -> tuple[poisoning.Trigger, int] | None:
+    """The (trigger, target label) of the run's pixel-pattern backdoor, for the server's
+    attack-success measurement; None when no participant plants one. Every backdoor
+    behaviour of a run shares one parametrisation (`attack-params` is per attack name), so
+    the first one found is the run's."""
+    task = task_info(s.task)
+    for item in s.behaviours.replace(" ", "").split(","):
+        name = item.partition(":")[2]
+        spec = ATTACKS.get(name)
+        if spec is None or "target" not in spec.params or "patch" not in spec.params:
+            continue
+        p = spec.resolve(parse_attack_params(s.attack_params).get(spec.name))
+        if not p.get("backdoor", True) or task.image_side is None:
+            continue
+        trigger = poisoning.corner_trigger(task.image_side, int(p["patch"]), float(p["value"]))
+        return trigger, int(p["target"])
+    return None
 
 
 def train_setup(s: RunSettings) -> LocalSetup:

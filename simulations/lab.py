@@ -16,7 +16,6 @@ are per process); a cell with a `result.json` is done and is not run again.
 from __future__ import annotations
 
 import contextlib
-import csv
 import itertools
 import json
 import logging
@@ -27,11 +26,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from simulations.lab_report import CLASSES, RESULT, SWEEP, csv_text, report
 from simulations.scenario import Scenario, ScenarioError
-
-RESULT = "result.json"
-SWEEP = "sweep.json"
-CLASSES = ("honest", "attacker")
 
 
 def _tok(wei: int | str) -> float:
@@ -67,27 +63,39 @@ def simulate(scenario: Scenario, out_dir: str | Path, *, quiet: bool = True) -> 
     seconds = time.perf_counter() - t0
     (out / "run-summary.json").write_text(json.dumps(summary, indent=1, default=str))
 
-    address = {pid: dev_signer(1 + pid).address for pid in range(scenario.clients)}
-    attackers = {address[p] for p in scenario.attacker_ids}
-    members = {"attacker": attackers, "honest": set(address.values()) - attackers}
+    members: dict[str, set[str]] = {c: set() for c in CLASSES}
+    for pid in range(scenario.clients):
+        members[class_of(scenario.behaviour_of(pid))].add(dev_signer(1 + pid).address)
     result = derive(summary, members, stake_wei=round(float(cfg["stake"]) * TOKEN))
     result.update(scenario=scenario.to_dict(), seconds=seconds)
-    (out / "rounds.csv").write_text(_csv(result["rounds"]))
+    (out / "rounds.csv").write_text(csv_text(result["rounds"]))
     tmp = out / (RESULT + ".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(out / RESULT)  # result.json appears only once the cell is complete
     return result
 
 
+def class_of(behaviour: str) -> str:
+    """The participant class a behaviour belongs to, for per-class economics."""
+    if behaviour == "honest":
+        return "honest"
+    if behaviour in ("free-rider", "lazy"):
+        return "free-rider"
+    return "sybil" if behaviour == "sybil" else "attacker"
+
+
 def derive(
     summary: Mapping[str, Any], members: Mapping[str, set[str]], *, stake_wei: int
 ) -> dict[str, Any]:
-    """The lab's metrics from a staked run's summary; `members` maps class → addresses."""
-    attackers, honest = members["attacker"], members["honest"]
+    """The lab's metrics from a staked run's summary; `members` maps class → addresses
+    (CLASSES; empty classes are left out). Detection truth is every non-honest member."""
+    present = [c for c in CLASSES if members.get(c)]
+    honest = set(members.get("honest", set()))
+    bad = set().union(*(members[c] for c in present if c != "honest"))
     settle_gas = summary.get("settle_gas", {})
     rounds: list[dict[str, Any]] = []
     totals = {"tp": 0, "detected": 0, "ff": 0, "fs": 0, "rounds": 0}
-    cum = {c: {"rewards": 0, "slashed": 0} for c in CLASSES}
+    cum = {c: {"rewards": 0, "slashed": 0} for c in present}
     for r in summary["rounds"]:
         flagged = {p for p, why in r["flags"].items() if why}
         excluded = {e["participant"] for e in r["exclusions"]}
@@ -95,17 +103,19 @@ def derive(
         for s in r["slashes"]:
             slashed_wei[s["participant"]] = slashed_wei.get(s["participant"], 0) + int(s["amount"])
         detected = flagged | excluded | set(slashed_wei)
-        tp = len(detected & attackers)
+        tp = len(detected & bad)
         row: dict[str, Any] = {
             "round": r["round_id"],
             "accuracy": r["accuracy"],
+            "test_loss": r.get("test_loss"),
+            "backdoor_success": r.get("backdoor_success"),
             "detected": len(detected),
             "precision": _ratio(tp, len(detected)),
-            "recall": _ratio(tp, len(attackers)),
+            "recall": _ratio(tp, len(bad)),
             "honest_false_flag_rate": _ratio(len(detected & honest), len(honest)),
             "honest_false_slash_rate": _ratio(len(set(slashed_wei) & honest), len(honest)),
         }
-        for c in CLASSES:
+        for c in present:
             who = members[c]
             rew = sum(int(v) for p, v in r["rewards"].items() if p in who)
             sl = sum(v for p, v in slashed_wei.items() if p in who)
@@ -114,7 +124,7 @@ def derive(
             row[f"{c}_rewards"] = _tok(rew)
             row[f"{c}_slashed"] = _tok(sl)
             row[f"{c}_net"] = _tok(rew - sl)
-            row[f"{c}_net_cumulative"] = _tok(cum[c]["rewards"] - cum[c]["slashed"])
+            row[f"{c}_net_per_member"] = _tok(cum[c]["rewards"] - cum[c]["slashed"]) / len(who)
         settle = settle_gas.get(str(r["round_id"]), {})
         row["gas_round"] = sum(int(v) for v in r["gas"].values())
         row["gas_settle"] = sum(int(v) for v in settle.values())
@@ -128,7 +138,7 @@ def derive(
 
     final_stakes = summary.get("participants", {})
     classes: dict[str, Any] = {}
-    for c in CLASSES:
+    for c in present:
         who = members[c]
         n = len(who)
         rew, sl = cum[c]["rewards"], cum[c]["slashed"]
@@ -141,41 +151,43 @@ def derive(
         classes[c] = {
             "members": n,
             "rewards": _tok(rew),
+            "rewards_per_member": _tok(rew) / n,
             "slashed": _tok(sl),
             "stake_change": _tok(change),
             "net": _tok(rew - sl),
-            "net_per_member": _tok(rew - sl) / n if n else None,
+            "net_per_member": _tok(rew - sl) / n,
         }
-    nr, nh, na = totals["rounds"], len(honest), len(attackers)
+    nr, nh, nb = totals["rounds"], len(honest), len(bad)
     final_acc = rounds[-1]["accuracy"] if rounds else None
+    honest_reward = classes.get("honest", {}).get("rewards_per_member")
+
+    def reward_ratio(c: str) -> float | None:
+        if c not in classes or not honest_reward:
+            return None
+        return classes[c]["rewards_per_member"] / honest_reward
+
+    attack_class = next((c for c in ("attacker", "sybil") if c in classes), None)
     return {
         "rounds": rounds,
         "classes": classes,
         "final": {
             "accuracy": final_acc,
+            "test_loss": rounds[-1]["test_loss"] if rounds else None,
+            "backdoor_success": rounds[-1]["backdoor_success"] if rounds else None,
             "precision": _ratio(totals["tp"], totals["detected"]),
-            "recall": _ratio(totals["tp"], na * nr),
+            "recall": _ratio(totals["tp"], nb * nr),
             "honest_false_flag_rate": _ratio(totals["ff"], nh * nr),
             "honest_false_slash_rate": _ratio(totals["fs"], nh * nr),
-            "attacker_pnl": classes["attacker"]["net_per_member"],
-            "honest_pnl": classes["honest"]["net_per_member"],
+            "attacker_pnl": classes[attack_class]["net_per_member"] if attack_class else None,
+            "attacker_reward_ratio": reward_ratio(attack_class) if attack_class else None,
+            "honest_pnl": classes.get("honest", {}).get("net_per_member"),
+            "free_rider_pnl": classes.get("free-rider", {}).get("net_per_member"),
+            "free_rider_reward_ratio": reward_ratio("free-rider"),
             "gas_total": sum(r["gas_total"] for r in rounds),
         },
         "accounting_balanced": summary.get("accounting", {}).get("balanced"),
         "verified": all(v["ok"] for v in summary.get("verify", {}).values()),
     }
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    return buf.getvalue()
 
 
 # -- a sweep ------------------------------------------------------------------------------------
@@ -291,146 +303,6 @@ class _Progress:
     def close(self) -> None:
         if self._rich is not None:
             self._rich.stop()
-
-
-# -- a report -----------------------------------------------------------------------------------
-def _load_cells(out: Path) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
-    """(cells with their results, the sweep's axes) under `out`: a sweep or one simulate."""
-    if (out / RESULT).exists():
-        result = json.loads((out / RESULT).read_text())
-        return [{"name": result["scenario"].get("name") or out.name, "values": {}, **result}], {}
-    meta = json.loads((out / SWEEP).read_text()) if (out / SWEEP).exists() else {}
-    names = [c["name"] for c in meta.get("cells", [])] or sorted(
-        p.name for p in out.iterdir() if (p / RESULT).exists()
-    )
-    values = {c["name"]: c["values"] for c in meta.get("cells", [])}
-    found = []
-    for name in names:
-        path = out / name / RESULT
-        if path.exists():
-            found.append(
-                {"name": name, "values": values.get(name, {}), **json.loads(path.read_text())}
-            )
-    return found, meta.get("axes", {})
-
-
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-SUMMARY_FIELDS = (
-    "accuracy",
-    "attacker_pnl",
-    "honest_pnl",
-    "honest_false_slash_rate",
-    "honest_false_flag_rate",
-    "precision",
-    "recall",
-    "gas_total",
-)
-
-
-def report(out_dir: str | Path) -> dict[str, Any]:
-    """Collect the cells under `out_dir` into summary.csv, REPORT.md and (matplotlib
-    permitting) accuracy.png and, for a two-axis sweep, heatmap.png. Returns what it wrote."""
-    out = Path(out_dir)
-    found, axes = _load_cells(out)
-    if not found:
-        raise ScenarioError(f"{out}: no {RESULT} found (run simulate or sweep first)")
-    axis_keys = list(axes) or sorted({k for c in found for k in c["values"]})
-    rows = []
-    for c in found:
-        row = {"cell": c["name"], **{k: c["values"].get(k) for k in axis_keys}}
-        row.update({k: c["final"].get(k) for k in SUMMARY_FIELDS})
-        row["balanced"] = c.get("accounting_balanced")
-        row["verified"] = c.get("verified")
-        rows.append(row)
-    (out / "summary.csv").write_text(_csv(rows))
-
-    figures, note = _figures(out, found, axes)
-    md = [
-        "# Poisoning-lab report",
-        "",
-        f"{len(found)} cell(s) under `{out}`. Attacker / honest P&L: mean net tokens per "
-        "member (rewards − slashed stake); rates are over honest participants × rounds; "
-        "recall over attackers × rounds (detected = flagged, excluded or slashed).",
-        "",
-        "| cell | final accuracy | attacker P&L | honest false-slash rate | detection recall |",
-        "|---|---|---|---|---|",
-    ]
-    for r in rows:
-        md.append(
-            f"| {r['cell']} | {_fmt(r['accuracy'])} | {_fmt(r['attacker_pnl'])} | "
-            f"{_fmt(r['honest_false_slash_rate'])} | {_fmt(r['recall'])} |"
-        )
-    md += ["", *(f"![{f.stem}]({f.name})" for f in figures)]
-    if note:
-        md += ["", note]
-    (out / "REPORT.md").write_text("\n".join(md) + "\n")
-    return {
-        "cells": len(found),
-        "summary": str(out / "summary.csv"),
-        "report": str(out / "REPORT.md"),
-        "figures": [str(f) for f in figures],
-    }
-
-
-def _figures(
-    out: Path, found: list[dict[str, Any]], axes: Mapping[str, list[Any]]
-) -> tuple[list[Path], str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return [], "(figures skipped: matplotlib is not installed; `pip install -e .[dev]`)"
-    figures = []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for c in found:
-        xs = [r["round"] for r in c["rounds"]]
-        ys = [r["accuracy"] for r in c["rounds"]]
-        ax.plot(xs, ys, marker="o", label=c["name"])
-    ax.set_xlabel("round")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("accuracy per round")
-    if len(found) <= 12:
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=120)
-    plt.close(fig)
-    figures.append(out / "accuracy.png")
-
-    if len(axes) == 2:
-        (kx, xs_all), (ky, ys_all) = axes.items()
-        xs = list(dict.fromkeys(xs_all))
-        ys = list(dict.fromkeys(ys_all))
-        grid = [[float("nan")] * len(xs) for _ in ys]
-        for c in found:
-            x, y = c["values"].get(kx), c["values"].get(ky)
-            acc = c["final"].get("accuracy")
-            if x in xs and y in ys and acc is not None:
-                grid[ys.index(y)][xs.index(x)] = acc
-        fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.8 * len(ys) + 2.5))
-        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-        ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-        ax.set_xlabel(kx)
-        ax.set_ylabel(ky)
-        for j, row in enumerate(grid):
-            for i, v in enumerate(row):
-                if v == v:
-                    ax.text(i, j, f"{v:.2f}", ha="center", va="center", color="w")
-        fig.colorbar(im, ax=ax, label="final accuracy")
-        fig.tight_layout()
-        fig.savefig(out / "heatmap.png", dpi=120)
-        plt.close(fig)
-        figures.append(out / "heatmap.png")
-    return figures, ""
 
 
 def parse_axis(text: str) -> tuple[str, list[str]]:

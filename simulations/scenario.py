@@ -20,6 +20,7 @@ from typing import Any
 from federation.errors import ConfigError
 
 NO_ATTACK = "none"
+FREE_RIDER = "free-rider"
 
 # key → (type, default, help); the TOML key, the sweep axis name and the table row.
 KEYS: dict[str, tuple[type, Any, str]] = {
@@ -38,6 +39,12 @@ KEYS: dict[str, tuple[type, Any, str]] = {
         "> 0: attackers = round(fraction·clients), instead of `attackers`",
     ),
     "attack-params": (dict, {}, "the attack's parameters, a TOML table `PARAM = VALUE`"),
+    "free-riders": (
+        int,
+        0,
+        "besides the attackers, this many free-riders (the next partition ids) send the "
+        "global model plus tiny noise: the incentive layer must not pay them",
+    ),
     "strategy": (str, "multi-krum", "inner aggregation rule (`federation.flower.inner`)"),
     "f": (int, 2, "Byzantine budget the rule assumes (independent of the attackers)"),
     "scoring": (str, "default", "scoring thresholds preset (run config `scoring-preset`)"),
@@ -98,6 +105,7 @@ class Scenario:
     attackers: int = 1
     attacker_fraction: float = 0.0
     attack_params: dict[str, Any] = field(default_factory=dict)
+    free_riders: int = 0
     strategy: str = "multi-krum"
     f: int = 2
     scoring: str = "default"
@@ -171,8 +179,19 @@ class Scenario:
     def attacker_ids(self) -> list[int]:
         return list(range(self.num_attackers))
 
+    @property
+    def free_rider_ids(self) -> list[int]:
+        return list(range(self.num_attackers, self.num_attackers + self.free_riders))
+
+    def behaviour_of(self, pid: int) -> str:
+        if pid in self.attacker_ids:
+            return self.attack
+        return FREE_RIDER if pid in self.free_rider_ids else "honest"
+
     def behaviours(self) -> str:
-        return ",".join(f"{pid}:{self.attack}" for pid in self.attacker_ids)
+        return ",".join(
+            f"{pid}:{self.behaviour_of(pid)}" for pid in self.attacker_ids + self.free_rider_ids
+        )
 
     def attack_params_text(self) -> str:
         if self.attack == NO_ATTACK:
@@ -210,12 +229,15 @@ class Scenario:
         from federation.flower.settings import RunSettings
         from simulations.flower_behaviours import check_behaviour, check_run_config
 
-        if self.clients < 1 or self.rounds < 1 or self.attackers < 0:
-            raise ScenarioError("clients ≥ 1, rounds ≥ 1, attackers ≥ 0")
+        if self.clients < 1 or self.rounds < 1 or self.attackers < 0 or self.free_riders < 0:
+            raise ScenarioError("clients ≥ 1, rounds ≥ 1, attackers ≥ 0, free-riders ≥ 0")
         if not 0 <= self.attacker_fraction <= 1:
             raise ScenarioError("attacker-fraction must lie in [0, 1]")
-        if self.num_attackers > self.clients:
-            raise ScenarioError(f"{self.num_attackers} attackers among {self.clients} clients")
+        if self.num_attackers + self.free_riders > self.clients:
+            raise ScenarioError(
+                f"{self.num_attackers} attackers and {self.free_riders} free-riders among "
+                f"{self.clients} clients"
+            )
         if self.attack != NO_ATTACK:
             try:
                 check_behaviour(self.attack)

@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 
 from federation.cli import main
-from simulations.lab import report, simulate, sweep
+from simulations.lab import cell_name, class_of, report, simulate, sweep
+from simulations.lab_report import check_targets, load_cells
 from simulations.scenario import KEYS, Scenario, ScenarioError, keys_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = Scenario(name="small", clients=6, attack="sign-flip", attackers=1, f=1, rounds=2)
+SMALL = Scenario(
+    name="small", clients=6, attack="sign-flip", attackers=1, free_riders=1, f=1, rounds=2
+)
 
 
 def test_scenario_toml_round_trip(tmp_path: Path) -> None:
@@ -25,6 +28,16 @@ def test_scenario_toml_round_trip(tmp_path: Path) -> None:
     assert Scenario.load(path) == s
     cfg = s.to_run_config()
     assert cfg["behaviours"] == "0:alie,1:alie"
+    mixed = s.with_values(free_riders=2)
+    assert mixed.to_run_config()["behaviours"] == "0:alie,1:alie,2:free-rider,3:free-rider"
+    assert [mixed.behaviour_of(p) for p in (1, 3, 4)] == ["alie", "free-rider", "honest"]
+    assert [class_of(b) for b in ("honest", "lazy", "free-rider", "sybil", "ipm")] == [
+        "honest",
+        "free-rider",
+        "free-rider",
+        "sybil",
+        "attacker",
+    ]
     assert cfg["attack-params"] == "alie.z=1.5"
     assert Scenario(attacker_fraction=0.3, clients=10).num_attackers == 3
     path.write_text("clients = 4\n")
@@ -40,7 +53,8 @@ def test_scenario_toml_round_trip(tmp_path: Path) -> None:
         ('strategy = "nope"', "unknown strategy"),
         ('policy = "nope"', "unknown policy-preset"),
         ('rounds = "two"', "expected int"),
-        ("clients = 2\nattackers = 3", "3 attackers among 2"),
+        ("clients = 2\nattackers = 3", "3 attackers and 0 free-riders among 2"),
+        ("clients = 3\nattackers = 1\nfree-riders = 3", "1 attackers and 3 free-riders"),
     ],
 )
 def test_scenario_errors(tmp_path: Path, text: str, match: str) -> None:
@@ -70,7 +84,9 @@ def test_simulate_metrics_are_consistent(small: tuple[Path, dict[str, Any]]) -> 
     assert (out / "rounds.csv").read_text().count("\n") == 1 + SMALL.rounds
     assert result["accounting_balanced"] and result["verified"]
     att, hon = result["classes"]["attacker"], result["classes"]["honest"]
-    assert (att["members"], hon["members"]) == (1, 5)
+    free = result["classes"]["free-rider"]
+    assert (att["members"], free["members"], hon["members"]) == (1, 1, 4)
+    assert set(result["classes"]) == {"honest", "attacker", "free-rider"}  # no sybil here
     # the sign-flipper is slashed or at least unrewarded; honest participants earn
     assert att["rewards"] == 0 or att["slashed"] > 0
     assert att["net"] < 0 or (att["net"] == 0 and att["rewards"] == 0)
@@ -79,11 +95,16 @@ def test_simulate_metrics_are_consistent(small: tuple[Path, dict[str, Any]]) -> 
     final = result["final"]
     assert final["attacker_pnl"] < 0 < final["honest_pnl"]
     assert final["honest_false_slash_rate"] == 0
+    assert (
+        final["free_rider_reward_ratio"] == free["rewards_per_member"] / hon["rewards_per_member"]
+    )
+    assert final["backdoor_success"] is None  # no backdoor planted
     for r in result["rounds"]:
         assert 0 <= r["accuracy"] <= 1 and r["gas_round"] > 0 and r["gas_settle"] > 0
-        assert r["recall"] == 1.0 and r["precision"] == 1.0  # flagged and slashed
+        assert r["precision"] == 1.0  # only misbehaving participants are flagged
         assert r["attacker_net"] == pytest.approx(r["attacker_rewards"] - r["attacker_slashed"])
     assert sum(r["honest_net"] for r in result["rounds"]) == pytest.approx(hon["net"])
+    assert result["rounds"][-1]["honest_net_per_member"] == pytest.approx(hon["net_per_member"])
 
 
 def test_sweep_is_resumable_and_reported(tmp_path: Path) -> None:
@@ -129,3 +150,84 @@ def test_cli_report_and_bad_scenario(
     bad.write_text('attack = "bogus"\n')
     assert main(["simulate", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert "unknown behaviour" in capsys.readouterr().err
+
+
+def _fake_cell(out: Path, values: dict[str, Any], **final: Any) -> None:
+    """A result.json with the fields the report reads (the report, not the run, is tested)."""
+    base = {"accuracy": 0.9, "attacker_pnl": -5.0, "honest_false_slash_rate": 0.0}
+    rounds = [
+        {"round": i, "accuracy": 0.5 + 0.1 * i, "honest_net_per_member": float(i)} for i in (1, 2)
+    ]
+    (out / cell_name(values)).mkdir(parents=True)
+    (out / cell_name(values) / "result.json").write_text(
+        json.dumps(
+            {
+                "scenario": {"name": "fake", **values},
+                "final": {**base, **final},
+                "rounds": rounds,
+                "classes": {},
+                "accounting_balanced": True,
+                "verified": True,
+                "seconds": 1.0,
+            }
+        )
+    )
+
+
+def test_report_of_a_grid_checks_every_target(tmp_path: Path) -> None:
+    """aggregator × attack × alpha: pivot tables per alpha, heatmaps, and the targets —
+    each missed target names its cells; the accuracy gap is against the best clean run."""
+    cells = {
+        ("fedavg", "none", 0.0): {"accuracy": 0.95, "attacker_pnl": None},
+        ("krum", "none", 0.0): {"accuracy": 0.90, "attacker_pnl": None},
+        ("fedavg", "ipm", 0.0): {"accuracy": 0.10, "attacker_pnl": 3.0},  # pays the attacker
+        ("krum", "ipm", 0.0): {"accuracy": 0.94, "free_rider_reward_ratio": 0.5},
+        ("fedavg", "none", 0.3): {"accuracy": 0.80, "attacker_pnl": None},
+        ("krum", "none", 0.3): {"accuracy": 0.70, "attacker_pnl": None},
+        ("fedavg", "ipm", 0.3): {"accuracy": 0.20, "honest_false_slash_rate": 0.05},
+        ("krum", "ipm", 0.3): {"accuracy": 0.75},  # best defence 5 points below clean
+    }
+    axes = {
+        "strategy": ["fedavg", "krum"],
+        "attack": ["none", "ipm"],
+        "dirichlet-alpha": [0.0, 0.3],
+    }
+    listing = []
+    for (strategy, attack, alpha), final in cells.items():
+        values = {"strategy": strategy, "attack": attack, "dirichlet-alpha": alpha}
+        _fake_cell(tmp_path, values, **final)
+        listing.append({"name": cell_name(values), "values": values})
+    (tmp_path / "sweep.json").write_text(
+        json.dumps(
+            {
+                "axes": {k: [c["values"][k] for c in listing] for k in axes},
+                "cells": listing,
+            }
+        )
+    )
+    found, _ = load_cells(tmp_path)
+    verdicts = {t["cell"]: t for t in check_targets(found, axes)}
+    name = {k: cell_name(dict(zip(axes, k, strict=True))) for k in cells}
+    assert verdicts[name[("fedavg", "ipm", 0.0)]]["attacker_pnl<0"] is False
+    assert verdicts[name[("krum", "ipm", 0.0)]]["attacker_pnl<0"] is True
+    assert verdicts[name[("krum", "none", 0.0)]]["attacker_pnl<0"] is None  # no attacker
+    assert verdicts[name[("krum", "ipm", 0.0)]]["free_rider<=10%"] is False
+    assert verdicts[name[("fedavg", "ipm", 0.3)]]["false_slash<=1%"] is False
+    assert (
+        verdicts[name[("krum", "ipm", 0.0)]]["best_defence_within_2pts"] is True
+    )  # 0.94 ≥ 0.95−0.02
+    assert (
+        verdicts[name[("fedavg", "ipm", 0.3)]]["best_defence_within_2pts"] is False
+    )  # 0.75 < 0.78
+
+    written = report(tmp_path)
+    md = (tmp_path / "REPORT.md").read_text()
+    assert "## dirichlet-alpha = 0.0" in md and "## dirichlet-alpha = 0.3" in md
+    assert "| ipm | 0.100 | 0.940 |" in md  # the accuracy pivot: rows attacks, columns rules
+    assert "**attacker_pnl<0**: 3/4 cells meet it; missed by: " + name[("fedavg", "ipm", 0.0)] in md
+    assert (tmp_path / "targets.csv").read_text().count("\n") == 1 + len(cells)
+    if importlib.util.find_spec("matplotlib") is None:
+        pytest.skip("matplotlib missing: figures not checked")
+    figures = {Path(f).name for f in written["figures"]}
+    assert {"heatmap_dirichlet-alpha=0.3.png", "heatmap-pnl_dirichlet-alpha=0.0.png"} <= figures
+    assert {"accuracy_dirichlet-alpha=0.0.png", "stake_dirichlet-alpha=0.3.png"} <= figures
