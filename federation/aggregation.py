@@ -106,6 +106,24 @@ class RuleAggregator:
         return AggregateResult(unflatten_arrays(g + out, layout), fallback=f"median: {why}")
 
 
+def state_of(aggregator: Aggregator) -> dict[str, np.ndarray]:
+    """A stateful aggregator's state carried into the next round (centered clipping's
+    centre); {} for the stateless ones. The engine commits it in each round's manifest so
+    `verify` can re-run the round from it."""
+    get = getattr(aggregator, "state", None)
+    return dict(get()) if callable(get) else {}
+
+
+def load_state(aggregator: Aggregator, state: Mapping[str, np.ndarray]) -> None:
+    """Restore `state_of` (after a crash, or in `verify`); a stateless aggregator given a
+    non-empty state is an error."""
+    load = getattr(aggregator, "load_state", None)
+    if callable(load):
+        load(state)
+    elif state:
+        raise ValueError(f"aggregator {aggregator.spec()} keeps no state, got {sorted(state)}")
+
+
 def aggregator_from_spec(spec: Mapping[str, Any]) -> Aggregator:
     """Rebuild an aggregator from a manifest's spec (an unknown kind is an error)."""
     kind = spec.get("kind")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from federation.aggregation import AggregateResult, Aggregator
+from federation.aggregation import AggregateResult, Aggregator, load_state, state_of
 from federation.artifact_store import ArtifactStore
 from federation.crashpoints import crash_point
 from federation.journal import (
@@ -336,7 +336,16 @@ class RoundEngine:
         if rec.get("settlement"):
             doc = self.store.get_json(bytes.fromhex(rec["settlement"]))
             self.settlement = SettlementState.from_json(json.dumps(doc))
+        self._load_aggregator_state(rec.get("aggregator"))
         self.parent_version = int(rec.get("parent_version", 0))
+
+    def _put_aggregator_state(self) -> str | None:
+        """The aggregator's state in the store (hex hash), None when it keeps none."""
+        state = state_of(self.aggregator)
+        return self.store.put(state).hex() if state else None
+
+    def _load_aggregator_state(self, digest: str | None) -> None:
+        load_state(self.aggregator, self.store.get(bytes.fromhex(digest)) if digest else {})
 
     def _save_state(self) -> None:
         if self.journal is None:
@@ -344,7 +353,12 @@ class RoundEngine:
         digest = None
         if self.settlement is not None:
             digest = self.store.put_json(json.loads(self.settlement.to_json())).hex()
-        self.journal.append("state", settlement=digest, parent_version=self.parent_version)
+        self.journal.append(
+            "state",
+            settlement=digest,
+            aggregator=self._put_aggregator_state(),
+            parent_version=self.parent_version,
+        )
 
     @property
     def config_hash(self) -> bytes:
@@ -434,6 +448,7 @@ class RoundEngine:
         with timer("chain"):
             stakes = {p: st.slashable for p, st in led.stakes_of(list(opened.participants)).items()}
         prior = self.settlement
+        state_before = self._put_aggregator_state()
         valid, exclusions, agg, scores, decision, after = decide(
             rid,
             opened.participants,
@@ -469,6 +484,8 @@ class RoundEngine:
             "hyperparams": json.loads(json.dumps(self.hyperparams, default=str)),
             "budget": str(opened.budget),
             "aggregator": self.aggregator.spec(),
+            "aggregator_state_before": state_before,
+            "aggregator_state_after": self._put_aggregator_state(),
             "scoring": asdict(self.scoring),
             "policy": asdict(self.policy),
             "max_examples": self.max_examples,
@@ -664,6 +681,7 @@ class RoundEngine:
             self.settlement = (
                 None if before is None else SettlementState.from_json(json.dumps(before))
             )
+            self._load_aggregator_state(manifest.get("aggregator_state_before"))
             self._save_state()
         self._journal(EXPIRED, round_id, decided=True)
         log.warning("round %d: its finalize deadline passed while down; expired", round_id)

@@ -27,7 +27,13 @@ import numpy as np
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from federation.aggregation import AggregateResult, Aggregator, aggregator_from_spec
+from federation.aggregation import (
+    AggregateResult,
+    Aggregator,
+    aggregator_from_spec,
+    load_state,
+    state_of,
+)
 from federation.artifact_store import ArtifactError, ArtifactStore
 from federation.engine import (
     build_results,
@@ -319,6 +325,7 @@ class _Verifier:
         global_arrays = self.load_global(gmh)
         subs = self.load_submissions(docs, participants)
         aggregator, randomized = self.rebuild_aggregator(spec)
+        stateful = self.load_aggregator_state(aggregator)
         if global_arrays is None:
             self.notes.append("without the global model the round was not re-run")
             return self.report()
@@ -360,6 +367,8 @@ class _Verifier:
         )
         self.check_slashes(again)
         self.check_aggregate(again, randomized)
+        if stateful:
+            self.check_aggregator_state(aggregator)
         return self.report()
 
     # -- identity of the round ------------------------------------------------------------
@@ -798,6 +807,55 @@ class _Verifier:
                 + _short(published)
             )
         self.add("slashes", mine == chain and not detail, mine, chain, "\n".join(detail))
+
+    def load_aggregator_state(self, aggregator: Aggregator) -> bool:
+        """Give the rebuilt aggregator the state the round started from (a stateful rule:
+        centered clipping's centre); True when the round has such a state to check."""
+        before = self.m.get("aggregator_state_before")
+        if before is None and self.m.get("aggregator_state_after") is None:
+            return False
+        try:
+            load_state(aggregator, self.store.get(_unhex(before)) if before else {})
+        except (ArtifactError, ValueError) as exc:
+            self.add(
+                "aggregator state",
+                False,
+                "the state the round started from",
+                f"{type(exc).__name__}: {exc}",
+                "the rule's state before the round cannot be loaded; its aggregate cannot "
+                "be reproduced",
+            )
+            return False
+        return True
+
+    def check_aggregator_state(self, aggregator: Aggregator) -> None:
+        """The state the rule ends the round with is the one the manifest commits to, and
+        the state it started from is where the coordinator's previous round of the same
+        rule left it — so the centre cannot be chosen freely."""
+        after = state_of(aggregator)
+        mine = update_hash(after).hex() if after else None
+        claimed = self.m.get("aggregator_state_after")
+        problems = []
+        if mine != claimed:
+            problems.append("the recomputed state after the round is not the manifest's")
+        previous = self._previous_manifest()
+        before = self.m.get("aggregator_state_before")
+        if previous is not None and previous.get("aggregator") == self.m.get("aggregator"):
+            if previous.get("aggregator_state_after") != before:
+                problems.append(
+                    f"the round started from another state than round {previous['round_id']} left"
+                )
+        elif before is not None:
+            self.notes.append("aggregator state: no earlier round of this rule to chain to")
+        self.add("aggregator state", not problems, str(mine), str(claimed), "\n".join(problems))
+
+    def _previous_manifest(self) -> dict[str, Any] | None:
+        for rid in range(self.rid - 1, 0, -1):
+            try:
+                return self.store.get_named(manifest_name(rid))
+            except ArtifactError:
+                continue
+        return None
 
     def check_aggregate(self, again: _Recomputed, randomized: bool) -> None:
         chain = self.info.aggregate_hash

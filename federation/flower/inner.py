@@ -70,7 +70,15 @@ STRATEGIES: dict[str, Callable[[int, Mapping[str, Any]], Strategy]] = {
     "flwr-multikrum": _flower(MultiKrum, num_malicious_nodes=0),
     **{
         n.replace("_", "-"): _ours(n)
-        for n in ("median", "trimmed_mean", "krum", "multi_krum", "bulyan", "geometric_median")
+        for n in (
+            "median",
+            "trimmed_mean",
+            "krum",
+            "multi_krum",
+            "bulyan",
+            "geometric_median",
+            "centered_clipping",
+        )
     },
 }
 
@@ -155,15 +163,31 @@ class InnerStrategyAggregator:
     def spec(self) -> dict[str, Any]:
         return dict(self.spec_)
 
+    def _robust(self) -> RobustStrategy | None:
+        target = self.strategy
+        while not isinstance(target, RobustStrategy) and hasattr(target, "strategy"):
+            target = target.strategy  # a DP wrapper around one of ours
+        return target if isinstance(target, RobustStrategy) else None
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The inner rule's state carried across rounds (centered clipping's centre)."""
+        target = self._robust()
+        return target.state() if target is not None else {}
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        target = self._robust()
+        if target is not None:
+            target.load_state(state)
+        elif state:
+            raise ValueError(f"{self.spec_['strategy']} keeps no state, got {sorted(state)}")
+
     def aggregate(
         self, round_id: int, global_arrays: Mapping[str, np.ndarray], valid: Sequence[ValidUpdate]
     ) -> AggregateResult:
         replies = [_reply(round_id, i, v) for i, v in enumerate(valid)]
         record = ArrayRecord({k: Array(np.asarray(v)) for k, v in global_arrays.items()})
-        target = self.strategy
-        while not isinstance(target, RobustStrategy) and hasattr(target, "strategy"):
-            target = target.strategy  # a DP wrapper around one of ours
-        if isinstance(target, RobustStrategy):
+        target = self._robust()
+        if target is not None:
             target.set_global_arrays(record)
         arrays, metrics = self.strategy.aggregate_train(round_id, replies)
         if arrays is None:

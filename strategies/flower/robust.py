@@ -86,6 +86,15 @@ class RobustStrategy(FedAvg):
     def after_aggregate(self, aggregate_update: np.ndarray) -> None:
         """Called with the round's aggregate update (stateful rules keep it)."""
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What a stateful rule carries into the next round ({}: stateless)."""
+        return {}
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore `state()` (a journal after a crash, `verify` re-running a round)."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
+
     # ------------------------------------------------------------ Flower API
 
     def summary(self) -> None:
