@@ -206,7 +206,7 @@ def cells(
     for combo in itertools.product(*(list(axes[k]) for k in keys)):
         values = dict(zip(keys, combo, strict=True))
         s = scenario.with_values(**values)
-        typed = {k: getattr(s, k.replace("-", "_")) for k in keys}
+        typed = {k: s.value_of(k) for k in keys}
         out.append((cell_name(typed), typed, s))
     names = [c[0] for c in out]
     if len(set(names)) != len(names):

@@ -141,14 +141,32 @@ class Scenario:
         return cls.from_dict(data)
 
     def with_values(self, **values: Any) -> Scenario:
-        """A copy with `values` (scenario keys, `-` or `_`) coerced and checked."""
-        changes = {}
+        """A copy with `values` (scenario keys, `-` or `_`) coerced and checked. A key
+        `attack-params.NAME` sets one parameter of the attack (a sweep axis over it); the
+        attack's registry types and checks the value."""
+        changes: dict[str, Any] = {}
+        params = dict(self.attack_params)
         for name, value in values.items():
             key = name.replace("_", "-")
+            head, dot, param = key.partition(".")
+            if head == "attack-params" and dot:
+                if not param:
+                    raise ScenarioError(f"{name}: expected attack-params.PARAM")
+                params[param] = value
+                continue
             changes[_attr(key)] = coerce(key, value)
+        if params != self.attack_params and "attack_params" not in changes:
+            changes["attack_params"] = params
         s = replace(self, **changes)
         s.check()
         return s
+
+    def value_of(self, key: str) -> Any:
+        """A scenario key's value (`attack-params.NAME` included), as sweeps name cells."""
+        head, dot, param = key.replace("_", "-").partition(".")
+        if head == "attack-params" and dot:
+            return self.attack_params.get(param)
+        return getattr(self, _attr(head))
 
     # -- saving ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from federation.cli import main
-from simulations.lab import cell_name, class_of, report, simulate, sweep
+from simulations.lab import cell_name, cells, class_of, report, simulate, sweep
 from simulations.lab_report import check_targets, load_cells
 from simulations.scenario import KEYS, Scenario, ScenarioError, keys_markdown
 
@@ -126,6 +126,25 @@ def test_sweep_is_resumable_and_reported(tmp_path: Path) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         pytest.skip("matplotlib missing: figures not checked")
     assert (tmp_path / "accuracy.png").stat().st_size > 0
+
+
+def test_an_attack_parameter_is_a_sweep_axis() -> None:
+    alie = Scenario(
+        name="a", clients=6, attack="alie", attackers=2, attack_params={"knowledge": "full"}
+    )
+    grid = cells(alie, {"attack-params.z": ["0.5", "1.5"], "strategy": ["median"]})
+    assert [name for name, _, _ in grid] == [
+        "attack-params.z=0.5__strategy=median",
+        "attack-params.z=1.5__strategy=median",
+    ]
+    _, values, s = grid[1]
+    assert values == {"attack-params.z": "1.5", "strategy": "median"}
+    assert s.attack_params == {"knowledge": "full", "z": "1.5"}
+    assert s.to_run_config()["attack-params"] == "alie.knowledge=full,alie.z=1.5"
+    with pytest.raises(ScenarioError, match="expected float"):
+        alie.with_values(**{"attack-params.z": "high"})
+    with pytest.raises(ScenarioError, match="no parameter 'q'"):
+        alie.with_values(**{"attack-params.q": "1"})
 
 
 def test_report_of_one_simulate(small: tuple[Path, dict[str, Any]]) -> None:
