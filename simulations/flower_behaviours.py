@@ -3,7 +3,8 @@
 Chosen per partition by the run config's `behaviours = "PID:NAME,…"`:
 
 * *attacks*: every name in `simulations.attacks.ATTACKS` (label-flip, backdoor, lazy,
-  sign-flip, noise, scaling, free-rider, alie, ipm, min-max, min-sum, fang, sybil), with
+  sign-flip, noise, scaling, free-rider, alie, ipm, min-max, min-sum, fang, fang-krum,
+  sybil), with
   parameters from `attack-params = "ATTACK.PARAM=VALUE,…"`. They change the data the
   participant trains on and/or the update it then signs honestly through `fedstake_mod`
   (slashable evidence); omniscient ones learn the round's honest updates through the

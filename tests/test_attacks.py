@@ -29,6 +29,9 @@ from simulations.attacks.omniscient import (
     fang,
     fang_direction,
     fang_intervals,
+    fang_krum,
+    fang_krum_bound,
+    fang_krum_selects,
     ipm,
     max_gamma,
     mean_std,
@@ -53,7 +56,15 @@ from simulations.data import client_data, gaussian_mixture, holdout_set
 from simulations.flower_app import client_app, client_train, run
 from simulations.flower_behaviours import FAULTS, train_setup
 from simulations.inprocess_grid import InProcessGrid
-from simulations.models import LocalSetup, evaluate, make_model, model_for, state_arrays, train
+from simulations.models import (
+    LocalSetup,
+    evaluate,
+    make_model,
+    model_for,
+    model_from_arrays,
+    state_arrays,
+    train,
+)
 
 H3 = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 8.0]])  # μ = (3, 4), σ (ddof 1) = (2, √12)
 
@@ -207,6 +218,176 @@ def test_fang_in_model_space_through_the_registry() -> None:
     np.testing.assert_allclose(sent, expected)
 
 
+# -- Fang et al. on Krum ---------------------------------------------------------------------------
+# Honest updates a_i·(1, 1, 1, 1), a = (−1, 1, 2, 4, 7): d = 4, so every distance is 2·|a_i − a_j|
+# and s = sign(μ) = (+1, +1, +1, +1), w'_1 = −λ·s is the scalar −λ on the same line.
+FK_A = np.array([-1.0, 1.0, 2.0, 4.0, 7.0])
+FK_H = np.outer(FK_A, np.ones(4))
+
+
+def _krum_scores(rows: np.ndarray, f: int) -> np.ndarray:
+    """Krum's scores from scratch: sum of the n − f − 2 smallest squared distances."""
+    n = len(rows)
+    d2 = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2)
+    return np.array([np.sort(np.delete(d2[i], i))[: n - f - 2].sum() for i in range(n)])
+
+
+def test_fang_krum_by_hand() -> None:
+    """c = 2, f = c = 2, m = 7. Bound: Γ(i) = the m − c − 2 = 3 nearest honest; sums of
+    |a_l − a_i| over them: −1: 2+3+5 = 10, 1: 1+2+3 = 6, 2: 1+2+3 = 6, 4: 2+3+3 = 8,
+    7: 3+5+6 = 14; min 6, i.e. 12 in ℝ⁴; max ‖Δ_i‖ = 2·7 = 14:
+    λ_upper = 12/((7 − 4 − 1)·√4) + 14/√4 = 3 + 7 = 10.
+    Krum (n − f − 2 = 3 neighbours, squared scalar distances ×4) with the two copies at −λ:
+    λ = 10: copies 0 + 81 + 121 = 202 vs honest 1: 1 + 4 + 9 = 14;
+    λ = 5: 0 + 16 + 36 = 52 vs 14;  λ = 2.5: 0 + 2.25 + 12.25 = 14.5 vs honest −1:
+    2.25 + 2.25 + 4 = 8.5;  λ = 1.25: 0 + 0.0625 + 5.0625 = 5.125 vs −1: 4.125;
+    λ = 0.625: 0 + 0.140625 + 2.640625 = 2.78125 vs −1: 4.28125, 1: 6.28…, 2: 1 + 4 + 4 = 9
+    ⇒ selected after 4 halvings: λ = 10/2⁴ = 0.625."""
+    s = fang_direction(FK_H)
+    np.testing.assert_array_equal(s, np.ones(4))
+    assert fang_krum_bound(FK_H, 2) == pytest.approx(10.0, abs=1e-12)
+    crafted, lam = fang_krum(FK_H, s, 2)
+    assert lam == 10.0 / 2**4 == 0.625
+    np.testing.assert_array_equal(crafted, np.tile(-0.625 * s, (2, 1)))  # eps = 0: copies
+    for lam_k, picked in [(10.0, False), (5.0, False), (2.5, False), (1.25, False), (0.625, True)]:
+        rows = np.vstack([FK_H, np.tile(-lam_k * s, (2, 1))])
+        scores = _krum_scores(rows, 2)
+        assert (int(np.argmin(scores)) >= 5) is picked  # our own Krum, independently
+        assert fang_krum_selects(FK_H, np.tile(-lam_k * s, (2, 1)), 2) is picked
+    np.testing.assert_allclose(
+        _krum_scores(np.vstack([FK_H, crafted]), 2)[[0, 5]], [4 * 4.28125, 4 * 2.78125]
+    )
+
+
+def test_fang_krum_single_attacker_falls_back_to_the_threshold() -> None:
+    """c = 1, f = 1 (3 neighbours): the lone −λ scores (1−λ)² + (1+λ)² + (2+λ)² =
+    6 + 4λ + 3λ² (×4), honest 1 at most 1 + (1+λ)² + 4 = 6 + 2λ + λ²: never selected, so
+    λ halves below the threshold and the threshold is sent; two colluders succeed."""
+    s = fang_direction(FK_H)
+    crafted, lam = fang_krum(FK_H, s, 1)
+    assert lam == 1e-5 and crafted.shape == (1, 4)
+    np.testing.assert_array_equal(crafted[0], -1e-5 * s)
+    assert fang_krum(FK_H, s, 1, threshold=0.1)[1] == 0.1
+    assert fang_krum(FK_H, s, 2)[1] == 0.625
+
+
+def test_fang_krum_more_colluders_push_further() -> None:
+    """Honest updates clustered away from the origin (‖μ‖² = 2·d): one to three colluders
+    cannot make Krum pick −λ·s at any λ ≥ threshold; from four on they can, and λ grows
+    with c. Krum on honest ∪ crafted then selects a crafted row."""
+    rng = np.random.default_rng(0)
+    h = rng.normal(0.0, 1.0, (10, 50)) + math.sqrt(2.0)
+    s = fang_direction(h)
+    lams = [fang_krum(h, s, c)[1] for c in range(1, 8)]
+    assert lams[:3] == [1e-5] * 3
+    assert 1e-5 < lams[3] < lams[4] < lams[5] < lams[6]
+    for c in range(4, 8):
+        crafted, lam = fang_krum(h, s, c, eps=1e-4, rng=np.random.default_rng(c))
+        assert lam <= fang_krum_bound(h, c)
+        rows = np.vstack([h, crafted])
+        assert int(np.argmin(_krum_scores(rows, c))) >= len(h)
+        assert fang_krum_selects(h, crafted, c)
+        # the halving stopped at the first success: 2λ was not selected (λ < bound)
+        if lam < fang_krum_bound(h, c):
+            assert not fang_krum_selects(h, np.tile(-2 * lam * s, (c, 1)), c)
+        # rows 1… are within eps·‖λ·s‖ of w'_1 = −λ·s
+        dist = np.linalg.norm(crafted[1:] - crafted[0], axis=1)
+        np.testing.assert_allclose(dist, 1e-4 * lam * math.sqrt(50))
+        np.testing.assert_array_equal(crafted[0], -lam * s)
+
+
+def test_fang_krum_assumed_f_and_invalid_parameters() -> None:
+    s = fang_direction(FK_H)
+    # the rule's f given apart from c. f = 1 (4 neighbours, scalar squares): at λ = 1.25
+    # the copies score 0 + 0.0625 + 5.0625 + 10.5625 = 15.6875 > honest 1's
+    # 1 + 4 + 2·5.0625 = 15.125; at λ = 0.625, 0 + 0.140625 + 2.640625 + 6.890625 =
+    # 9.671875 < 1 + 4 + 2·2.640625 = 10.28125 (honest 1, the lowest honest): λ = 0.625.
+    # f = 0 (5 neighbours, the far 7 counts): no λ ≥ threshold works.
+    assert fang_krum(FK_H, s, 2, f=1)[1] == 0.625
+    rows = np.vstack([FK_H, np.tile(-0.625 * s, (2, 1))])
+    np.testing.assert_allclose(_krum_scores(rows, 1)[[1, 5]], [4 * 10.28125, 4 * 9.671875])
+    assert fang_krum(FK_H, s, 2, f=0)[1] == 1e-5
+    for kwargs, msg in [
+        ({"c": 3}, "n > 2f"),  # f = c = 3: 8 updates, Krum needs 9
+        ({"c": 2, "f": -1}, "n > 2f"),
+        ({"c": 2, "threshold": 0.0}, "threshold must be > 0"),
+        ({"c": 2, "eps": -1.0, "rng": np.random.default_rng(0)}, "eps must be ≥ 0"),
+        ({"c": 2, "eps": 1e-3}, "needs an rng"),
+        ({"c": 4, "f": 1}, "more than c \\+ 1 honest"),  # m − 2c − 1 = 0
+        ({"c": 0, "f": 1}, "c ≥ 1"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            fang_krum(FK_H, s, **kwargs)
+    with pytest.raises(ValueError, match="direction must have shape"):
+        fang_krum(FK_H, s[:3], 2)
+    with pytest.raises(ValueError, match="expected float"):
+        parse_attack_params("fang-krum.eps=tiny")
+    with pytest.raises(ValueError, match="no parameter 'b'"):
+        parse_attack_params("fang-krum.b=2")
+
+
+def _fang_krum_view(pid: int, group: tuple[int, ...], rows: dict[int, np.ndarray]) -> RoundView:
+    return RoundView(
+        g=np.zeros(4),
+        own=rows[pid],
+        rng=np.random.default_rng([0, 1, pid]),
+        n=len(rows),
+        group=group,
+        honest_ids=tuple(q for q in rows if q not in group),
+        updates=lambda ids: np.stack([rows[q] for q in ids]),
+    )
+
+
+def test_fang_krum_group_through_the_registry() -> None:
+    """Two colluders (partitions 0, 1) beside the five hand-example updates: both derive
+    λ = 0.625 alone; the leader (lowest id) sends w'_1 = −λ·s exactly, the other w'_1
+    moved by eps·‖λ·s‖; Krum on what is sent picks a crafted update."""
+    rows = {0: np.full(4, 0.3), 1: np.full(4, -0.2)}  # the colluders' own honest updates
+    rows.update({2 + i: FK_H[i] for i in range(5)})
+    spec = ATTACKS["fang-krum"]
+    assert spec.kind == "omniscient" and spec.params["threshold"].default == 1e-5
+    p = spec.resolve()
+    sent = [spec.craft(_fang_krum_view(pid, (0, 1), rows), p) for pid in (0, 1)]  # type: ignore[misc]
+    np.testing.assert_array_equal(sent[0], -0.625 * np.ones(4))
+    gap = float(np.linalg.norm(sent[1] - sent[0]))
+    assert gap == pytest.approx(1e-4 * 0.625 * 2.0) and gap > 0
+    assert fang_krum_selects(FK_H, np.stack(sent), 2)
+    # the same view again: the same update (deterministic for a seed)
+    again = spec.craft(_fang_krum_view(1, (0, 1), rows), p)  # type: ignore[misc]
+    np.testing.assert_array_equal(again, sent[1])
+    # parameters from attack-params; a negative eps is refused
+    q = spec.resolve(parse_attack_params("fang-krum.f=1,fang-krum.eps=0")["fang-krum"])
+    assert q["f"] == 1 and q["eps"] == 0.0
+    with pytest.raises(ValueError, match="eps must be ≥ 0"):
+        spec.craft(_fang_krum_view(1, (0, 1), rows), {**p, "eps": -1.0})  # type: ignore[misc]
+
+
+def test_fang_krum_attackers_in_the_app() -> None:
+    """Partitions 0…3 run fang-krum among 11 (seven honest ClientApps): the leader signs
+    g + w'_1, w'_1 = −λ·s of the honest replies' updates with λ from `fang_krum`, exactly
+    (cast to the model's dtype); the other three send distinct near-copies; Krum (f = 4) on
+    the honest replies plus the four sent picks a crafted one. (With 2 of 7, or 3 of 9,
+    colluders λ falls back to the threshold on digits: the honest updates cluster too far
+    from −λ·s.)"""
+    n, group = 11, range(4)
+    cfg = run_config(behaviours=",".join(f"{p}:fang-krum" for p in group))
+    g = state_arrays(make_model(seed=0))
+    gv = collusion.flatten(g)
+    honest = np.stack([collusion.flatten(_reply_arrays(p, n, cfg, g, 1)) - gv for p in range(4, n)])
+    s = fang_direction(honest)
+    crafted, lam = fang_krum(honest, s, 4)
+    assert lam > 1e-5  # the attack found a λ Krum accepts
+    sent = [_reply_arrays(pid, n, cfg, g, 1) for pid in group]
+    expected = collusion.unflatten(gv + crafted[0], like=g)
+    for k in g:
+        assert sent[0][k].tobytes() == expected[k].tobytes()
+    flat = np.stack([collusion.flatten(a) - gv for a in sent])
+    assert len({row.tobytes() for row in flat}) == 4  # four distinct updates …
+    gaps = np.linalg.norm(flat[1:] - flat[0], axis=1)
+    assert np.all(gaps < 2e-4 * np.linalg.norm(flat[0]))  # … within ≈ eps·‖λ·s‖ of w'_1
+    assert fang_krum_selects(honest, flat, 4)
+
+
 # -- data poisoning --------------------------------------------------------------------------------
 def test_label_flip() -> None:
     y = np.array([0, 1, 2, 9, 4])
@@ -357,7 +538,9 @@ def test_registry_entries_are_complete() -> None:
     assert {"label-flip", "sign-flip", "noise", "scaling", "backdoor", "alie", "ipm"} <= set(
         ATTACKS
     )
-    assert {"min-max", "min-sum", "fang", "sybil", "free-rider", "lazy"} <= set(ATTACKS)
+    assert {"min-max", "min-sum", "fang", "fang-krum", "sybil", "free-rider", "lazy"} <= set(
+        ATTACKS
+    )
     for name, spec in ATTACKS.items():
         assert spec.name == name and spec.kind in KINDS
         assert spec.poison is not None or spec.craft is not None
@@ -464,6 +647,8 @@ def test_staked_run_with_alie_attackers(tmp_path: Path) -> None:
     g + μ − z·σ of the honest participants' signed updates, bit for bit."""
     summary = _staked(tmp_path, behaviours="0:alie,1:alie", strategy="median", f=2)
     _settled_and_verified(summary)
+    assert summary["backdoor_success"] == {}  # nobody plants a backdoor: not measured
+    assert all(r["backdoor_success"] is None for r in summary["rounds"])
     store = LocalArtifactStore(summary["artifacts"])
     for r in summary["rounds"]:
         manifest = store.get_named(f"round-{r['round_id']}-manifest")
@@ -480,12 +665,21 @@ def test_staked_run_with_alie_attackers(tmp_path: Path) -> None:
 
 def test_staked_run_with_a_backdoor_attacker(tmp_path: Path) -> None:
     """Model replacement carrying the pixel-pattern backdoor (factor and target from
-    `attack-params`) under FedAvg: the run settles, balances and verifies."""
+    `attack-params`) under FedAvg: the run settles, balances and verifies, and each round
+    reports the backdoor's success on the round's aggregate with that trigger and target."""
     summary = _staked(
         tmp_path,
         behaviours="2:scaling",
-        attack_params="scaling.factor=3,scaling.target=7",
+        attack_params="scaling.factor=3,scaling.target=7,scaling.patch=2",
         strategy="fedavg",
         f=0,
     )
     _settled_and_verified(summary)
+    store = LocalArtifactStore(summary["artifacts"])
+    x, y = holdout_set(seed=0, task="digits")
+    trigger = corner_trigger(8, 2, 1.0)
+    for r in summary["rounds"]:
+        model = model_from_arrays(store.get(bytes.fromhex(r["aggregate_hash"])), "digits", "mlp")
+        assert r["backdoor_success"] == backdoor_success_rate(model, x, y, trigger, 7)
+        assert r["backdoor_success"] != backdoor_success_rate(model, x, y, trigger, 0)
+    assert summary["backdoor_success"][2] == summary["rounds"][-1]["backdoor_success"]

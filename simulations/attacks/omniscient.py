@@ -230,3 +230,95 @@ def fang(
     models (b = 2 in its experiments); pass updates to attack in update space."""
     lo, hi = fang_intervals(honest, direction, b)
     return lo + rng.random(lo.shape) * (hi - lo)
+
+
+# -- Fang et al. on Krum ---------------------------------------------------------------------
+
+
+def fang_krum_bound(honest: np.ndarray, c: int) -> float:
+    """λ_upper of Fang et al. (2020, §3.2, full knowledge), with the k honest updates
+    Δ_i = w_i − w_Re (rows), c crafted ones, m = k + c workers and d parameters:
+
+        λ_upper = 1/((m − 2c − 1)·√d) · min_i Σ_{l∈Γ(i)} ‖Δ_l − Δ_i‖
+                  + 1/√d · max_i ‖Δ_i‖,
+
+    Γ(i) the m − c − 2 = k − 2 honest updates nearest to Δ_i (Euclidean, not squared,
+    distances; ‖Δ_i‖ = D(w_i, w_Re)). Needs m − 2c − 1 > 0, i.e. k ≥ c + 2."""
+    h = _rows(honest)
+    k, d = h.shape
+    if c < 1 or k - c - 1 < 1:
+        raise ValueError(
+            f"Fang's Krum bound needs c ≥ 1 and more than c + 1 honest updates "
+            f"(m − 2c − 1 > 0); got c={c}, {k} honest"
+        )
+    dist = np.sqrt(_pairwise_sq(h))
+    near = np.sort(dist + np.diag(np.full(k, np.inf)), axis=1)[:, : k - 2].sum(axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", h, h))
+    return float(near.min() / ((k - c - 1) * math.sqrt(d)) + norms.max() / math.sqrt(d))
+
+
+def fang_krum_selects(honest: np.ndarray, crafted: np.ndarray, f: int) -> bool:
+    """Whether Krum with budget f (`strategies.aggregators.krum_select`) picks one of the
+    crafted rows among honest ∪ crafted (ties go to the honest rows, listed first)."""
+    from strategies.aggregators import krum_select
+
+    h = _rows(honest)
+    rows = np.vstack([h, np.atleast_2d(crafted)])
+    return bool(krum_select(rows, f, 1)[0] >= len(h))
+
+
+def fang_krum_near(w1: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+    """A crafted model "close to" w'_1: w'_1 + eps·‖w'_1‖·u, u a uniformly random unit
+    vector from `rng` (Euclidean distance eps·‖w'_1‖ = eps·λ·√d), eps ≥ 0."""
+    if eps < 0:
+        raise ValueError(f"eps must be ≥ 0, not {eps}")
+    u = rng.standard_normal(len(w1))
+    norm = float(np.linalg.norm(u))
+    return w1 + (float(eps) * float(np.linalg.norm(w1)) / norm) * u if norm > 0 else w1.copy()
+
+
+def fang_krum(
+    honest: np.ndarray,
+    direction: np.ndarray,
+    c: int,
+    f: int | None = None,
+    threshold: float = 1e-5,
+    eps: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, float]:
+    """The full-knowledge attack of Fang, Cao, Jia & Gong ("Local Model Poisoning Attacks
+    to Byzantine-Robust Federated Learning", USENIX Security 2020, §3.2 "Attacking
+    Krum"): the c compromised workers send w'_1 = w_Re − λ·s (s the sign vector of the
+    parameters' change without attack, `fang_direction`) and w'_2…w'_c within ε of w'_1,
+    with λ as large as Krum allows: start at `fang_krum_bound` and halve λ until Krum
+    (budget f, default c) on the honest updates plus c copies of w'_1 selects a crafted
+    one, or λ < `threshold` (the paper's 1e-5), in which case λ = threshold.
+
+    In update space (Δ = w − w_Re, so w_Re ↦ 0 and w'_1 ↦ −λ·s; Krum and every distance
+    are the same as between models). Returns (crafted (c, d), λ): row 0 is −λ·s, rows
+    1…c−1 `fang_krum_near` it at relative distance `eps` (needs `rng`; eps = 0: copies).
+    The search uses exact copies, so λ depends only on (honest, s, c, f, threshold) and
+    every colluder computes the same one."""
+    h = _rows(honest)
+    s = np.asarray(direction, dtype=np.float64)
+    if s.shape != (h.shape[1],):
+        raise ValueError(f"direction must have shape ({h.shape[1]},), not {s.shape}")
+    f = c if f is None else f
+    if f < 0 or len(h) + c <= 2 * f + 2:
+        raise ValueError(f"Krum needs n > 2f + 2 with n = {len(h)} honest + {c} crafted; got f={f}")
+    if not threshold > 0:
+        raise ValueError(f"Fang's threshold must be > 0, not {threshold}")
+    if eps < 0 or (eps > 0 and rng is None):
+        raise ValueError(f"eps must be ≥ 0 (and > 0 needs an rng), not {eps}")
+    lam = fang_krum_bound(h, c)
+    while not fang_krum_selects(h, np.tile(-lam * s, (c, 1)), f):
+        lam /= 2.0
+        if lam < threshold:
+            lam = float(threshold)
+            break
+    w1 = -lam * s
+    rows = [w1] + [
+        fang_krum_near(w1, eps, rng) if eps > 0 and rng is not None else w1.copy()
+        for _ in range(c - 1)
+    ]
+    return np.stack(rows), lam

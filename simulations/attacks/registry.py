@@ -166,6 +166,22 @@ def _fang(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
     return omniscient.fang(h, s, v.rng, p["b"])
 
 
+def _fang_krum(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
+    if p["eps"] < 0:
+        raise ValueError(f"fang-krum.eps must be ≥ 0, not {p['eps']}")
+    h = v.honest("full")
+    s = omniscient.fang_direction(h)
+    _, lam = omniscient.fang_krum(h, s, len(v.group), p["f"], p["threshold"])
+    w1 = -lam * s  # the same λ in every colluder: the search is deterministic
+    # w'_1 is the group leader's; the others send it moved by ε. A colluder is the leader
+    # when its own update is, bit for bit, the leader's recomputed through the collusion
+    # channel (RoundView carries no partition id).
+    leader = v.updates([min(v.group)])[0]
+    if np.array_equal(v.own, leader):
+        return w1
+    return omniscient.fang_krum_near(w1, p["eps"], v.rng)
+
+
 def _sybil(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
     base = v.updates([min(v.group)])[0]  # the group leader's honest update
     return sybil.sybil(base, v.rng, p["sigma"])
@@ -313,6 +329,20 @@ ATTACKS: dict[str, AttackSpec] = {
                 "knowledge": _KNOWLEDGE,
             },
             craft=_fang,
+        ),
+        AttackSpec(
+            "fang-krum",
+            "omniscient",
+            "Fang et al. on Krum: −λ·s_j, λ halved from the paper's bound until Krum picks it",
+            omniscient.fang_krum,
+            {
+                "f": Param(None, int, "Krum budget the attackers assume; default c (attackers)"),
+                "threshold": Param(1e-5, float, "smallest λ tried, then sent (the paper's 1e-5)"),
+                "eps": Param(
+                    1e-4, float, "distance of w'_2…w'_c from w'_1, relative to ‖λ·s‖ (≥ 0)"
+                ),
+            },
+            craft=_fang_krum,
         ),
         AttackSpec(
             "sybil",
