@@ -20,7 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
         check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger \
-        bench-overhead clean
+        bench-overhead lab-sweep lab-report clean
 
 help:
 	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
@@ -93,6 +93,27 @@ bench-ledger: setup
 bench-overhead: setup-python setup-contracts
 	$(PY) -m simulations.bench_overhead --engine flwr --clients 20 --rounds 10 --repeat 2 \
 		--out .fedstake/bench/overhead-flwr.json
+
+# The poisoning lab's reference sweep (simulations/SCENARIOS.md): attack × aggregator ×
+# heterogeneity over simulations/scenarios/lab-sweep.toml, resumable (a finished cell is not
+# re-run), then the committed report in simulations/report/. LAB_WORKERS cells run at once.
+LAB_OUT ?= .fedstake/lab/sweep
+LAB_WORKERS ?= 2
+LAB_ATTACKS ?= none,label-flip,sign-flip,noise,backdoor,scaling,alie,ipm,min-max,min-sum,fang,fang-krum,sybil
+LAB_STRATEGIES ?= fedavg,median,trimmed-mean,krum,multi-krum,centered-clipping
+LAB_ALPHAS ?= 0,0.3
+lab-sweep: setup-python setup-contracts
+	$(VENV)/bin/fedstake sweep simulations/scenarios/lab-sweep.toml --out $(LAB_OUT) \
+		--workers $(LAB_WORKERS) --axis attack=$(LAB_ATTACKS) --axis strategy=$(LAB_STRATEGIES) \
+		--axis dirichlet-alpha=$(LAB_ALPHAS)
+	$(MAKE) --no-print-directory lab-report
+
+# Re-render the committed report from the sweep's cells (no simulation).
+lab-report: setup-python
+	$(VENV)/bin/fedstake report $(LAB_OUT)
+	mkdir -p simulations/report
+	cp $(LAB_OUT)/REPORT.md $(LAB_OUT)/summary.csv $(LAB_OUT)/targets.csv $(LAB_OUT)/*.png \
+		simulations/report/
 
 clean:
 	rm -rf $(VENV) contracts/node_modules contracts/out contracts/cache

@@ -135,6 +135,96 @@ def check_targets(found: list[dict[str, Any]], axes: Iterable[str]) -> list[dict
     return out
 
 
+# -- known results ------------------------------------------------------------------------------
+def _acc(cells: Mapping[tuple[str, str], Mapping[str, Any]], strategy: str, attack: str) -> Any:
+    c = cells.get((strategy, attack))
+    return None if c is None else c["final"].get("accuracy")
+
+
+def _drop(
+    cells: Mapping[tuple[str, str], Mapping[str, Any]], strategy: str, attack: str
+) -> float | None:
+    """How much accuracy `attack` costs `strategy` against its clean run."""
+    clean, hit = _acc(cells, strategy, NO_ATTACK), _acc(cells, strategy, attack)
+    return None if clean is None or hit is None else clean - hit
+
+
+def known_results(found: list[dict[str, Any]], axes: Iterable[str]) -> list[str]:
+    """The literature's qualitative results, checked on the cells at hand (one line each,
+    ✓ or ✗ with the figures; a claim whose cells are missing is left out), per value of the
+    non-grid axes."""
+    axes = list(axes)
+    groups: dict[tuple, dict[tuple[str, str], dict[str, Any]]] = {}
+    for c in found:
+        key = (_value(c, "strategy"), _value(c, "attack"))
+        groups.setdefault(_context(c, axes), {})[key] = c
+    lines: list[str] = []
+    for ctx, cells in groups.items():
+        where = ", ".join(f"{k} = {v}" for k, v in ctx) or "all cells"
+        claims: list[tuple[bool, str]] = []
+
+        for attack in ("sign-flip", "scaling"):
+            d = _drop(cells, "fedavg", attack)
+            if d is not None:
+                claims.append((d > 0.3, f"FedAvg collapses under {attack}: accuracy −{d:.2f}"))
+            for rule in ("median", "krum"):
+                d = _drop(cells, rule, attack)
+                if d is not None:
+                    claims.append((d < 0.1, f"{rule} resists {attack}: accuracy −{d:.2f}"))
+        for attack in ("alie", "ipm"):
+            cc = _drop(cells, "centered-clipping", attack)
+            for rule in ("median", "krum"):
+                d = _drop(cells, rule, attack)
+                if d is not None and cc is not None:
+                    claims.append(
+                        (
+                            d > cc,
+                            f"{attack} hurts {rule} more than centered clipping: "
+                            f"−{d:.2f} vs −{cc:.2f}",
+                        )
+                    )
+        for attack in ("backdoor", "scaling"):
+            fa = cells.get(("fedavg", attack))
+            cc = cells.get(("centered-clipping", attack))
+            if fa is not None and cc is not None:
+                a = fa["final"].get("backdoor_success")
+                b = cc["final"].get("backdoor_success")
+                if a is not None and b is not None:
+                    claims.append(
+                        (
+                            a > 0.5 and b < a / 2,
+                            f"the {attack} backdoor survives FedAvg ({a:.2f} success) and "
+                            f"centered clipping cuts it ({b:.2f})",
+                        )
+                    )
+        losing = [c for (_, attack), c in cells.items() if attack != NO_ATTACK]
+        if losing:
+            bad = [
+                f"{c['values'].get('strategy')}/{c['values'].get('attack')}"
+                for c in losing
+                if not (c["final"].get("attacker_pnl") or 0) < 0
+            ]
+            gain = [c for c in cells.values() if (c["final"].get("honest_pnl") or 0) > 0]
+            claims.append(
+                (
+                    not bad,
+                    f"attackers lose stake in {len(losing) - len(bad)}/{len(losing)} attacked "
+                    "cells" + (f" (not in {', '.join(bad)})" if bad else ""),
+                )
+            )
+            claims.append(
+                (
+                    len(gain) == len(cells),
+                    f"honest participants gain in {len(gain)}/{len(cells)} cells",
+                )
+            )
+        if claims:
+            lines += [f"*{where}*", ""]
+            lines += [f"- {'✓' if ok else '✗'} {text}" for ok, text in claims]
+            lines.append("")
+    return lines
+
+
 # -- the report ---------------------------------------------------------------------------------
 def report(out_dir: str | Path) -> dict[str, Any]:
     """Collect the cells under `out_dir` into summary.csv, targets.csv, REPORT.md and
@@ -206,6 +296,9 @@ def _markdown(
     md.append(f"- accounting balanced in {len(rows) - len(unbalanced)}/{len(rows)} cells")
     md.append(f"- every round verified in {len(rows) - len(unverified)}/{len(rows)} cells")
     md.append("")
+    known = known_results(found, list(axes) or [])
+    if known:
+        md += ["## Known results, checked", "", *known]
     if all(k in axes for k in GRID):
         others = [k for k in axes if k not in GRID]
         for combo in itertools.product(*(axes[k] for k in others)):

@@ -12,7 +12,7 @@ import pytest
 
 from federation.cli import main
 from simulations.lab import cell_name, cells, class_of, report, simulate, sweep
-from simulations.lab_report import check_targets, load_cells
+from simulations.lab_report import check_targets, known_results, load_cells
 from simulations.scenario import KEYS, Scenario, ScenarioError, keys_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,3 +250,25 @@ def test_report_of_a_grid_checks_every_target(tmp_path: Path) -> None:
     figures = {Path(f).name for f in written["figures"]}
     assert {"heatmap_dirichlet-alpha=0.3.png", "heatmap-pnl_dirichlet-alpha=0.0.png"} <= figures
     assert {"accuracy_dirichlet-alpha=0.0.png", "stake_dirichlet-alpha=0.3.png"} <= figures
+
+
+def test_known_results_are_checked_from_the_cells() -> None:
+    def cell(strategy: str, attack: str, acc: float, **final: Any) -> dict[str, Any]:
+        values = {"strategy": strategy, "attack": attack}
+        return {"name": cell_name(values), "values": values, "final": {"accuracy": acc, **final}}
+
+    found = [
+        cell("fedavg", "none", 0.95, honest_pnl=5.0),
+        cell("median", "none", 0.93, honest_pnl=5.0),
+        cell("centered-clipping", "none", 0.94, honest_pnl=5.0),
+        cell("fedavg", "sign-flip", 0.10, attacker_pnl=-3.0, honest_pnl=4.0),
+        cell("median", "sign-flip", 0.92, attacker_pnl=-3.0, honest_pnl=4.0),
+        cell("median", "alie", 0.60, attacker_pnl=2.0, honest_pnl=4.0),
+        cell("centered-clipping", "alie", 0.90, attacker_pnl=-1.0, honest_pnl=4.0),
+    ]
+    lines = known_results(found, ["strategy", "attack"])
+    assert "- ✓ FedAvg collapses under sign-flip: accuracy −0.85" in lines
+    assert "- ✓ median resists sign-flip: accuracy −0.01" in lines
+    assert "- ✓ alie hurts median more than centered clipping: −0.33 vs −0.04" in lines
+    assert "- ✗ attackers lose stake in 3/4 attacked cells (not in median/alie)" in lines
+    assert "- ✓ honest participants gain in 7/7 cells" in lines
