@@ -34,6 +34,14 @@ from federation.protocol import (
     verify_proof,
 )
 from federation.protocol.eip712 import COMMITMENT_TYPE
+from federation.protocol.update_hash import (
+    CHUNK_SIZE,
+    ChunkProof,
+    chunk_of_element,
+    chunk_proof,
+    header_bytes,
+    verify_chunk,
+)
 
 SOL = Path(__file__).resolve().parents[1] / "contracts/src/libraries/FedstakeProtocol.sol"
 KEY = Account.from_key("0x" + "42" * 32)
@@ -41,16 +49,29 @@ DOMAIN = Domain(31337, "0x" + "12" * 20)
 
 
 # ---- update hash ---------------------------------------------------------------------------
-def _spec_hash(arrays: list[tuple[str, np.ndarray]]) -> bytes:
-    """docs/protocol.md's update hash written out literally, as an independent oracle."""
-    out = b"fedstake/update/v1\x00"
+def _spec_hash(arrays: list[tuple[str, np.ndarray]], chunk: int = 4096) -> bytes:
+    """docs/protocol.md's update hash written out literally, as an independent oracle: the
+    whole payload in memory, leaves zero-padded to a power of two, the tree built naively."""
+    header = b"fedstake/update/v2\x00" + struct.pack("<II", chunk, len(arrays))
+    payload = b""
     for name, a in arrays:
         a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
         n, d = name.encode(), a.dtype.str.encode()
-        out += struct.pack("<I", len(n)) + n + struct.pack("<I", len(d)) + d
-        out += struct.pack("<I", a.ndim) + b"".join(struct.pack("<Q", x) for x in a.shape)
-        out += struct.pack("<Q", a.nbytes) + a.tobytes()
-    return hashlib.sha256(out).digest()
+        header += struct.pack("<I", len(n)) + n + struct.pack("<I", len(d)) + d
+        header += struct.pack("<I", a.ndim) + b"".join(struct.pack("<Q", x) for x in a.shape)
+        header += struct.pack("<Q", a.nbytes)
+        payload += a.tobytes()
+    header += struct.pack("<Q", len(payload))
+    pieces = [header] + [payload[i : i + chunk] for i in range(0, len(payload), chunk)]
+    nodes = [hashlib.sha256(b"\x00" + x).digest() for x in pieces]
+    while len(nodes) & (len(nodes) - 1):
+        nodes.append(bytes(32))  # 32 zero bytes: a padding leaf
+    while len(nodes) > 1:
+        nodes = [
+            hashlib.sha256(b"\x01" + nodes[i] + nodes[i + 1]).digest()
+            for i in range(0, len(nodes), 2)
+        ]
+    return nodes[0]
 
 
 def test_update_hash_golden_vector() -> None:
@@ -58,8 +79,22 @@ def test_update_hash_golden_vector() -> None:
     assert update_hash(arrays) == _spec_hash(arrays)
     # pinned: a change here breaks every signed commitment in the wild
     assert update_hash(dict(arrays)).hex() == (
-        "bd774d6b2caf2dd76a128c52668f1398f6e5d9d104e8696091c1d3829bfd5bbd"
+        "ec567bf6304092074d82f0396713572befa9cf6a815911f71f7c1415cb39b999"
     )
+
+
+def test_update_hash_of_many_chunks_across_array_boundaries() -> None:
+    """Chunks straddling arrays, a short last chunk, a tree with padding, several threads."""
+    rng = np.random.default_rng(1)
+    arrays = [
+        ("a", rng.standard_normal(1500).astype("<f4")),  # 6000 bytes: 1.46 chunks
+        ("b", rng.standard_normal((7, 300)).astype("<f8")),  # 16800 bytes
+        ("c", np.arange(5, dtype="|u1")),
+    ]
+    want = _spec_hash(arrays)
+    assert update_hash(arrays) == want
+    assert update_hash(arrays, threads=3) == want
+    assert update_hash([], threads=1) == _spec_hash([])  # a header-only tree: one leaf
 
 
 @given(
@@ -81,6 +116,68 @@ def test_update_hash_matches_spec(specs: list[tuple[str, str, list[int]]]) -> No
         (name, (rng.standard_normal(shape) * 10).astype(dtype)) for name, dtype, shape in specs
     ]
     assert update_hash(arrays) == _spec_hash(arrays)
+
+
+def _proof_arrays() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(2)
+    return {
+        "w": rng.standard_normal((40, 80)).astype("<f4"),  # 12800 bytes
+        "b": rng.standard_normal(80).astype("<f4"),  # 320: 4 chunks in all
+    }
+
+
+def test_every_leaf_has_a_proof_to_the_signed_root() -> None:
+    arrays = _proof_arrays()
+    root = update_hash(arrays)
+    leaves = 1 + -(-(40 * 80 * 4 + 80 * 4) // CHUNK_SIZE)
+    for index in range(leaves):
+        proof = chunk_proof(arrays, index)
+        assert verify_chunk(root, proof) and len(proof.path) == 3  # 5 leaves, padded to 8
+    assert chunk_proof(arrays, 0).data == header_bytes(arrays)
+    payload = arrays["w"].tobytes() + arrays["b"].tobytes()
+    assert chunk_proof(arrays, 2).data == payload[CHUNK_SIZE : 2 * CHUNK_SIZE]
+    with pytest.raises(IndexError):
+        chunk_proof(arrays, leaves)
+
+
+@given(st.data())
+@settings(max_examples=60, deadline=None)
+def test_any_altered_byte_of_a_proof_fails(data: st.DataObject) -> None:
+    """Flip one bit of the chunk, of any path node, or move the index: the proof no longer
+    leads to the signed root."""
+    arrays = _proof_arrays()
+    root = update_hash(arrays)
+    proof = chunk_proof(arrays, data.draw(st.integers(0, 3)))
+    part = data.draw(st.sampled_from(["data", "path", "index"]))
+    if part == "data":
+        at = data.draw(st.integers(0, len(proof.data) - 1))
+        bit = 1 << data.draw(st.integers(0, 7))
+        forged = bytearray(proof.data)
+        forged[at] ^= bit
+        bad = ChunkProof(proof.index, bytes(forged), proof.path)
+    elif part == "path":
+        level = data.draw(st.integers(0, len(proof.path) - 1))
+        node = bytearray(proof.path[level])
+        node[data.draw(st.integers(0, 31))] ^= 1 << data.draw(st.integers(0, 7))
+        bad = ChunkProof(
+            proof.index, proof.data, (*proof.path[:level], bytes(node), *proof.path[level + 1 :])
+        )
+    else:
+        other = data.draw(st.integers(0, 7).filter(lambda i: i != proof.index))
+        bad = ChunkProof(other, proof.data, proof.path)
+    assert not verify_chunk(root, bad)
+
+
+def test_a_nan_is_located_in_its_chunk() -> None:
+    arrays = _proof_arrays()
+    arrays["w"].reshape(-1)[1500] = np.nan
+    leaf, offset = chunk_of_element(arrays, "w", 1500)
+    assert (leaf, offset) == (1 + 6000 // CHUNK_SIZE, 6000 % CHUNK_SIZE)
+    proof = chunk_proof(arrays, leaf)
+    assert verify_chunk(update_hash(arrays), proof)
+    value = np.frombuffer(proof.data[offset : offset + 4], "<f4")[0]
+    assert np.isnan(value)
+    assert chunk_of_element(arrays, "b", 0) == (1 + 12800 // CHUNK_SIZE, 12800 % CHUNK_SIZE)
 
 
 def test_update_hash_is_order_and_layout_sensitive_but_byte_order_free() -> None:

@@ -20,16 +20,18 @@ from federation.protocol.merkle import (
     verify_proof,
 )
 from federation.protocol.slash_reasons import SlashReason
-from federation.protocol.update_hash import update_hash
+from federation.protocol.update_hash import ChunkProof, chunk_proof, update_hash, verify_chunk
 
 __all__ = [
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
+    "ChunkProof",
     "Commitment",
     "Domain",
     "MerkleTree",
     "NodeBinding",
     "SlashReason",
+    "chunk_proof",
     "participant_leaf",
     "recover_commitment",
     "recover_node_binding",
@@ -37,6 +39,7 @@ __all__ = [
     "sign_commitment",
     "sign_node_binding",
     "update_hash",
+    "verify_chunk",
     "verify_commitment",
     "verify_node_binding",
     "verify_proof",
