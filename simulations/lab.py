@@ -2,15 +2,16 @@
 
     result = simulate(Scenario.load("simulations/scenarios/alie-vs-krum.toml"), "out/one")
     sweep(scenario, {"f": [1, 2], "strategy": ["krum", "median"]}, "out/grid", workers=4)
-    report("out/grid")   # summary.csv, REPORT.md, accuracy.png, heatmap.png
+    report("out/grid")   # summary.csv, targets.csv, REPORT.md, figures (lab_report)
 
 `simulate` runs the reference app's coordinator on `InProcessGrid` (the real ServerApp,
-ClientApp and mods, no Ray) and derives, per round: test accuracy; detection precision and
-recall (a participant is *detected* when flagged by scoring, excluded, or slashed; the
-truth is the scenario's attackers); the honest false-flag and false-slash rates; and per
-class (honest / attacker) rewards, slashed stake, net P&L (rewards − slashed stake, in
-tokens) and gas. Each cell of a sweep is one process (the embedded chain and numba's state
-are per process); a cell with a `result.json` is done and is not run again.
+ClientApp and mods, no Ray) and derives, per round: test accuracy and loss; the planted
+backdoor's success; detection precision and recall (a participant is *detected* when
+flagged by scoring, excluded, or slashed; the truth is every non-honest participant); the
+honest false-flag and false-slash rates; and per class (honest, attacker, free-rider,
+sybil) rewards, slashed stake, net P&L (rewards − slashed stake, in tokens) and gas. A
+sweep's cells run in worker processes (the embedded chain and numba's state are per
+process); a cell with a `result.json` is done and is not run again.
 """
 
 from __future__ import annotations
