@@ -13,7 +13,8 @@ the reference ClientApp trains with it, and the collusion channel of omniscient 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,37 +88,64 @@ def model_from_arrays(arrays: Mapping[str, np.ndarray], task: str, kind: str) ->
     return model
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one intra-op thread inside the block, the caller's count restored after.
+
+    torch's CPU kernels give bit-identical results only for the same thread count, and
+    the count a participant trains with would otherwise depend on where it runs: a Ray
+    ClientApp actor of `flwr run` gets OMP_NUM_THREADS = its CPUs (2 by default), the
+    in-process runner has the process's count (the machine's cores, OMP_NUM_THREADS, or
+    whatever numba's OpenMP pool last set: torch and numba share one OpenMP runtime). With
+    one thread both engines, and `verify`-style recomputation anywhere, train the same
+    bits. For these small models one thread is also the fastest (2-8× here).
+    """
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train(
     model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, seed: int = 0
 ) -> float:
-    """Plain minibatch SGD; returns the mean loss of the last epoch."""
+    """Plain minibatch SGD, on one thread (`one_thread`); returns the mean loss of the last
+    epoch."""
     g = torch.Generator().manual_seed(seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     last = 0.0
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt), generator=g)
-        total, count = 0.0, 0
-        for i in range(0, len(xt), 32):
-            idx = perm[i : i + 32]
-            opt.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        last = total / max(count, 1)
+    with one_thread():
+        for _ in range(epochs):
+            perm = torch.randperm(len(xt), generator=g)
+            total, count = 0.0, 0
+            for i in range(0, len(xt), 32):
+                idx = perm[i : i + 32]
+                opt.zero_grad()
+                loss = loss_fn(model(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+                count += len(idx)
+            last = total / max(count, 1)
     return last
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(mean cross-entropy loss, accuracy)."""
+    """(mean cross-entropy loss, accuracy), on one thread like `train` (same figures on
+    every engine)."""
     model.eval()
-    logits = model(torch.from_numpy(x))
-    loss = float(nn.functional.cross_entropy(logits, torch.from_numpy(y)))
+    with one_thread():
+        logits = model(torch.from_numpy(x))
+        loss = float(nn.functional.cross_entropy(logits, torch.from_numpy(y)))
     acc = float((logits.argmax(1) == torch.from_numpy(y)).float().mean())
     return loss, acc
 

@@ -1,9 +1,10 @@
 """Any Flower strategy as the round engine's aggregator, and the strategies by name.
 
 The wrapper hands the inner strategy's `aggregate_train` fresh reply messages built from
-the *validated* updates (our records stripped, sorted by participant address), so the
-inner rule decides the aggregate and `verify` can re-run it from the artifact store.
-Built-in strategies that `pop()` arrays out of replies only ever see these copies.
+the *validated* updates (our records stripped, sorted by participant address, numbered
+1…n in that order as their source node ids), so the inner rule decides the aggregate and
+`verify` can re-run it from the artifact store. Built-in strategies that `pop()` arrays
+out of replies only ever see these copies.
 """
 
 from __future__ import annotations
@@ -219,7 +220,10 @@ def _reply(round_id: int, index: int, v: ValidUpdate) -> Message:
     meta = Metadata(
         run_id=0,
         message_id=f"fedstake-{round_id}-{index}",
-        src_node_id=int(sub.node_id) if sub.node_id is not None else index + 1,
+        # Not the Flower node id: our robust strategies order replies by node id (their
+        # float sums follow that order), and a SuperLink hands out random node ids, so the
+        # aggregate's last bits would depend on them, not only on the updates.
+        src_node_id=index + 1,
         dst_node_id=0,
         reply_to_message_id=f"fedstake-{round_id}",
         group_id=str(round_id),
