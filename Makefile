@@ -20,7 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
         check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger \
-        bench-overhead lab-sweep lab-report clean
+        bench-overhead bench-engine lab-sweep lab-report clean
 
 help:
 	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
@@ -93,6 +93,14 @@ bench-ledger: setup
 bench-overhead: setup-python setup-contracts
 	$(PY) -m simulations.bench_overhead --engine flwr --clients 20 --rounds 10 --repeat 2 \
 		--out .fedstake/bench/overhead-flwr.json
+
+# The lab's in-process runner (InProcessGrid) against `flwr run` on the 20-client digits
+# scenario (staked, embedded chain, 20 % sign-flippers, multi-krum), 2 and 10 rounds each,
+# median of 2: start-up, per-round cost, speed-up, and whether the per-round decisions are
+# identical.
+bench-engine: setup-python
+	$(PY) -m simulations.bench_engine --clients 20 --rounds 10 --short 2 --repeat 2 \
+		--out-dir .fedstake/bench/engine
 
 # The poisoning lab's reference sweep (simulations/SCENARIOS.md): attack × aggregator ×
 # heterogeneity over simulations/scenarios/lab-sweep.toml, resumable (a finished cell is not
