@@ -19,7 +19,8 @@ NODE_BIN := $(abspath $(CONTRACTS)/node_modules/.bin)
 export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
-        check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators bench-ledger \
+        check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators \
+        bench-aggregators-small bench-ledger \
         bench-overhead bench-engine lab-sweep lab-report clean
 
 help:
@@ -84,6 +85,12 @@ gas: setup-contracts
 
 bench-aggregators: setup-python
 	$(PY) -m strategies.bench --n 50 --d 1000000 --repeat 9 --paired 7
+
+# Every aggregator at the lab's sizes (n = 10, 12, 20, 50; d = 2e3, 2e4, 1e5; float32 and
+# float64) against Flower 1.42, a ByzFL-style torch NNM and plain numpy, paired and
+# interleaved: the speed-up table of strategies/BENCHMARKS.md ("Lab sizes").
+bench-aggregators-small: setup-python
+	$(PY) -m strategies.bench --small --rounds 15
 
 bench-ledger: setup
 	$(PY) -m federation.bench
