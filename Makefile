@@ -114,7 +114,7 @@ bench-engine: setup-python
 # re-run), then the committed report in simulations/report/. LAB_WORKERS cells run at once.
 LAB_OUT ?= .fedstake/lab/sweep
 LAB_WORKERS ?= 2
-LAB_ATTACKS ?= none,label-flip,sign-flip,noise,backdoor,scaling,alie,ipm,min-max,min-sum,fang,fang-krum,sybil
+LAB_ATTACKS ?= none,label-flip,sign-flip,noise,backdoor,scaling,alie,ipm,min-max,min-sum,fang,sybil
 LAB_STRATEGIES ?= fedavg,median,trimmed-mean,krum,multi-krum,centered-clipping
 LAB_ALPHAS ?= 0,0.3
 lab-sweep: setup-python setup-contracts

@@ -166,11 +166,11 @@ def known_results(found: list[dict[str, Any]], axes: Iterable[str]) -> list[str]
         for attack in ("sign-flip", "scaling"):
             d = _drop(cells, "fedavg", attack)
             if d is not None:
-                claims.append((d > 0.3, f"FedAvg collapses under {attack}: accuracy −{d:.2f}"))
+                claims.append((d > 0.3, f"FedAvg collapses under {attack}: accuracy {-d:+.2f}"))
             for rule in ("median", "krum"):
                 d = _drop(cells, rule, attack)
                 if d is not None:
-                    claims.append((d < 0.1, f"{rule} resists {attack}: accuracy −{d:.2f}"))
+                    claims.append((d < 0.1, f"{rule} resists {attack}: accuracy {-d:+.2f}"))
         for attack in ("alie", "ipm"):
             cc = _drop(cells, "centered-clipping", attack)
             for rule in ("median", "krum"):
@@ -180,7 +180,7 @@ def known_results(found: list[dict[str, Any]], axes: Iterable[str]) -> list[str]
                         (
                             d > cc,
                             f"{attack} hurts {rule} more than centered clipping: "
-                            f"−{d:.2f} vs −{cc:.2f}",
+                            f"{-d:+.2f} vs {-cc:+.2f}",
                         )
                     )
         for attack in ("backdoor", "scaling"):
@@ -193,7 +193,7 @@ def known_results(found: list[dict[str, Any]], axes: Iterable[str]) -> list[str]
                     claims.append(
                         (
                             a > 0.5 and b < a / 2,
-                            f"the {attack} backdoor survives FedAvg ({a:.2f} success) and "
+                            f"the backdoor ({attack}) survives FedAvg ({a:.2f} success) and "
                             f"centered clipping cuts it ({b:.2f})",
                         )
                     )

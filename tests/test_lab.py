@@ -267,8 +267,8 @@ def test_known_results_are_checked_from_the_cells() -> None:
         cell("centered-clipping", "alie", 0.90, attacker_pnl=-1.0, honest_pnl=4.0),
     ]
     lines = known_results(found, ["strategy", "attack"])
-    assert "- ✓ FedAvg collapses under sign-flip: accuracy −0.85" in lines
-    assert "- ✓ median resists sign-flip: accuracy −0.01" in lines
-    assert "- ✓ alie hurts median more than centered clipping: −0.33 vs −0.04" in lines
+    assert "- ✓ FedAvg collapses under sign-flip: accuracy -0.85" in lines
+    assert "- ✓ median resists sign-flip: accuracy -0.01" in lines
+    assert "- ✓ alie hurts median more than centered clipping: -0.33 vs -0.04" in lines
     assert "- ✗ attackers lose stake in 3/4 attacked cells (not in median/alie)" in lines
     assert "- ✓ honest participants gain in 7/7 cells" in lines
