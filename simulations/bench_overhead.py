@@ -165,7 +165,7 @@ def instrumented(prof: Profile) -> Iterator[None]:
 
     original_build = app.build_strategy
     patch(app, "build_strategy", build_strategy)
-    patch(app, "train", prof.timed("client SGD (train)", app.train))
+    patch(app, "local_training", prof.timed("client SGD (train)", app.local_training))
     patch(app, "evaluate", prof.timed("evaluation (clients + central)", app.evaluate))
     patch(
         app, "staked_federation", prof.timed("setup: anvil, deploy, stake", app.staked_federation)
