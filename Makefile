@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
         check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators \
         bench-aggregators-small bench-ledger \
-        bench-overhead bench-engine lab-sweep lab-report clean
+        bench-overhead bench-engine bench-hash lab-sweep lab-report clean
 
 help:
 	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
@@ -108,6 +108,10 @@ bench-overhead: setup-python setup-contracts
 bench-engine: setup-python
 	$(PY) -m simulations.bench_engine --clients 20 --rounds 10 --short 2 --repeat 2 \
 		--out-dir .fedstake/bench/engine
+
+# Speed of the chunked update hash (docs/protocol.md) against one sha256 over the same bytes.
+bench-hash: setup-python
+	$(PY) -m federation.protocol.bench_hash --params 1e6 1e8 --chunks 1024 4096 8192 --repeat 3
 
 # The poisoning lab's reference sweep (simulations/SCENARIOS.md): attack × aggregator ×
 # heterogeneity over simulations/scenarios/lab-sweep.toml, resumable (a finished cell is not
