@@ -16,6 +16,7 @@ is the mean of the two middle values; trimmed mean drops exactly f per side.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -447,6 +448,8 @@ def _f_only(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = fn.__name__
     call.__doc__ = fn.__doc__
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    call.takes_f = True  # type: ignore[attr-defined]
     return call
 
 
@@ -456,7 +459,23 @@ def _no_f(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = fn.__name__
     call.__doc__ = fn.__doc__
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    call.takes_f = False  # type: ignore[attr-defined]
     return call
+
+
+def _check_arguments(key: str, call: Callable[..., Any], kw: dict[str, Any]) -> None:
+    """A missing or unknown rule argument is an AggregationError naming it, not a raw TypeError
+    from deep inside the call (e.g. centered_clipping without `center` and `tau`)."""
+    fn = call.__wrapped__  # type: ignore[attr-defined]
+    args: tuple[Any, ...] = (None, 0) if call.takes_f else (None,)  # type: ignore[attr-defined]
+    try:
+        inspect.signature(fn).bind(*args, **kw)
+    except TypeError as exc:
+        params = [p for p in inspect.signature(fn).parameters][len(args) :]
+        raise AggregationError(
+            f"{key}: {exc}; its arguments are {', '.join(params) or 'none'}"
+        ) from None
 
 
 #: name -> callable(updates, f=..., **kw); for configs (``aggregator = "krum"``)
@@ -494,4 +513,5 @@ def aggregate(name: str, updates: Any, f: int = 0, *, pre: str | None = None, **
         if pre.lower() != "nnm":
             raise AggregationError(f"unknown pre-aggregation {pre!r}; known: nnm")
         updates = nnm(updates, f)
+    _check_arguments(key, AGGREGATORS[key], kw)
     return AGGREGATORS[key](updates, f, **kw)

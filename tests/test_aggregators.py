@@ -710,3 +710,18 @@ def test_nnm_vectorised_neighbour_order_equals_per_row_lexsort() -> None:
         ref = np.empty((n, 4))
         kern.neighbour_means(X, excl, n - f, ref)
         assert agg.nnm(X, f).tobytes() == ref.tobytes()
+
+
+def test_missing_or_unknown_rule_arguments_are_aggregation_errors() -> None:
+    """centered_clipping without its centre and tau names what is missing (it used to raise a
+    raw TypeError from inside the call); an unknown keyword is refused the same way."""
+    from strategies.aggregators import AggregationError, aggregate
+
+    u = np.arange(20, dtype=np.float64).reshape(5, 4)
+    missing = r"centered_clipping: missing .*'center'.*center, tau"
+    with pytest.raises(AggregationError, match=missing):
+        aggregate("centered_clipping", u, 1)
+    with pytest.raises(AggregationError, match="krum: got an unexpected keyword argument 'tau'"):
+        aggregate("krum", u, 1, tau=1.0)
+    out = aggregate("cc", u, 1, center=np.zeros(4), tau=1e9)
+    np.testing.assert_allclose(out, u.mean(axis=0))
