@@ -10,7 +10,9 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 /// @title FedstakeBase
 /// @notice Shared base of the upgradeable fedstake contracts: default-admin-rules roles, pausing, UUPS
-///         upgrades restricted to the default admin, transient reentrancy guard.
+///         upgrades restricted to a timelocked default admin, transient reentrancy guard.
+/// @dev Upgrades (and the StakeManager's RoundManager switch) must come from a TimelockController whose
+///      minimum delay exceeds the unbonding delay, so participants see a change coming and can leave first.
 abstract contract FedstakeBase is
     Initializable,
     AccessControlDefaultAdminRulesUpgradeable,
@@ -24,6 +26,11 @@ abstract contract FedstakeBase is
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
     /// @notice Role allowed to pause and unpause.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice The caller of a governance action is not a timelock (it has no `getMinDelay()`).
+    error GovernanceNotTimelocked(address caller);
+    /// @notice The calling timelock's delay does not exceed the unbonding delay.
+    error GovernanceDelayTooShort(uint256 delay, uint256 required);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -46,6 +53,21 @@ abstract contract FedstakeBase is
         _unpause();
     }
 
-    /// @dev Upgrades only by the default admin.
-    function _authorizeUpgrade(address) internal view override onlyRole(DEFAULT_ADMIN_ROLE) {}
+    /// @dev Upgrades only by the default admin, and only when it is a timelock slower than unbonding.
+    function _authorizeUpgrade(address) internal view override onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireTimelocked();
+    }
+
+    /// @dev The unbonding delay a governance timelock must exceed (the StakeManager's, read where needed).
+    function _governanceDelayFloor() internal view virtual returns (uint256);
+
+    /// @dev Revert unless msg.sender is a TimelockController-like contract whose getMinDelay() exceeds
+    ///      `_governanceDelayFloor()`.
+    function _requireTimelocked() internal view {
+        (bool ok, bytes memory ret) = msg.sender.staticcall(abi.encodeWithSignature("getMinDelay()"));
+        if (!ok || ret.length != 32) revert GovernanceNotTimelocked(msg.sender);
+        uint256 delay = abi.decode(ret, (uint256));
+        uint256 floor = _governanceDelayFloor();
+        if (delay <= floor) revert GovernanceDelayTooShort(delay, floor + 1);
+    }
 }

@@ -52,9 +52,19 @@ interface IProvenanceRegistry {
     error ValueTooLarge(uint256 value);
     /// @notice An address argument was zero.
     error ZeroAddress();
+    /// @notice The round named is not finalized or settled in the RoundManager.
+    error RoundNotFinalized(uint256 roundId);
+    /// @notice The caller is not the coordinator that finalized the round.
+    error NotRoundCoordinator(uint256 roundId, address caller, address coordinator);
+    /// @notice The weights hash is not the round's aggregate hash (a version records what its round produced).
+    error NotRoundAggregate(bytes32 weightsHash, bytes32 aggregateHash);
 
-    /// @notice Record a model version (COORDINATOR_ROLE); returns its id (1, 2, ...).
+    /// @notice Record a model version (COORDINATOR_ROLE); returns its id (1, 2, ...). The version must name a
+    ///         round finalized (or settled) by the caller, and its weights hash must be that round's aggregate
+    ///         hash, so no other coordinator can squat it.
     function recordVersion(VersionInput calldata input) external returns (uint256 versionId);
+    /// @notice The RoundManager whose rounds versions must name.
+    function roundManager() external view returns (address);
     /// @notice Stored version `versionId`.
     function getVersion(uint256 versionId) external view returns (ModelVersion memory);
     /// @notice Version id of a weights hash (0 if unknown).

@@ -11,6 +11,7 @@ import {IRM} from "./IRM.sol";
 import {ProvenanceRegistry} from "../../src/ProvenanceRegistry.sol";
 import {IRoundManager} from "../../src/interfaces/IRoundManager.sol";
 import {IStakeManager} from "../../src/interfaces/IStakeManager.sol";
+import {IFaultVerifier} from "../../src/interfaces/IFaultVerifier.sol";
 import {FedstakeProtocol as P} from "../../src/libraries/FedstakeProtocol.sol";
 
 /// @notice Deploys token + proxies, wires them and offers round helpers.
@@ -21,13 +22,18 @@ abstract contract Fixture is Test {
     uint40 internal constant WINDOW = 3 days;
     uint128 internal constant MIN_BOND = 1_000e18;
     uint128 internal constant MIN_DEPOSIT = 10e18;
-    uint16 internal constant MAX_SLASH_BPS = 5_000;
+    uint16 internal constant MAX_SLASH_BPS = 5_000; // largest judged slash
+    uint16 internal constant PROVABLE_BPS = 5_000;
     uint16 internal constant POOL_BPS = 6_000;
+    uint40 internal constant DISPUTE_WINDOW = 2 days;
+    uint16 internal constant BOND_MULTIPLE = 100;
+    uint16 internal constant TIMEOUT_COMP_BPS = 1_000;
 
     FedToken internal token;
     StakeManager internal sm;
     IRM internal rm;
     ProvenanceRegistry internal reg;
+    IFaultVerifier internal fv;
 
     address internal admin = makeAddr("admin");
     address internal pauser = makeAddr("pauser");
@@ -70,8 +76,12 @@ abstract contract Fixture is Test {
             minCoordinatorBond: MIN_BOND,
             maxRoundDuration: MAX_ROUND,
             challengeWindow: WINDOW,
-            maxSlashBps: MAX_SLASH_BPS,
+            disputeWindow: DISPUTE_WINDOW,
+            maxJudgedSlashBps: MAX_SLASH_BPS,
+            provableSlashBps: PROVABLE_BPS,
             slashPoolBps: POOL_BPS,
+            budgetBondMultiple: BOND_MULTIPLE,
+            timeoutCompensationBps: TIMEOUT_COMP_BPS,
             minDisputeDeposit: MIN_DEPOSIT,
             treasury: treasury
         });
@@ -87,17 +97,20 @@ abstract contract Fixture is Test {
                 )
             )
         );
+        fv = IFaultVerifier(deployCode("FaultVerifier.sol:FaultVerifier"));
         r = IRM(
             address(
                 new ERC1967Proxy(
                     deployCode("RoundManager.sol:RoundManager"),
-                    abi.encodeCall(IRM.initialize, (admin, 0, IStakeManager(address(s)), defaultConfig()))
+                    abi.encodeCall(IRM.initialize, (admin, 0, IStakeManager(address(s)), fv, defaultConfig()))
                 )
             )
         );
         g = ProvenanceRegistry(
             address(
-                new ERC1967Proxy(address(new ProvenanceRegistry()), abi.encodeCall(ProvenanceRegistry.initialize, (admin, 0)))
+                new ERC1967Proxy(
+                    address(new ProvenanceRegistry()), abi.encodeCall(ProvenanceRegistry.initialize, (admin, 0, address(r)))
+                )
             )
         );
         vm.startPrank(admin);
@@ -158,7 +171,7 @@ abstract contract Fixture is Test {
         id = rm.roundCount() + 1;
         p = paramsFor(id, parts);
         vm.prank(coordinator);
-        uint256 got = rm.openRound(p, uint32(parts.length), budget, uint40(block.timestamp + 1 days));
+        uint256 got = rm.openRound(id, p, uint32(parts.length), budget, uint40(block.timestamp + 1 days));
         assertEq(got, id, "round id");
     }
 
@@ -185,7 +198,8 @@ abstract contract Fixture is Test {
             reason: P.REASON_BYZANTINE,
             slashBps: bps,
             signature: sign(pks[i], roundId, p.globalModelHash, uh, 100),
-            proof: Merkle.proof(participantLeaves(roundId, parts), i)
+            proof: Merkle.proof(participantLeaves(roundId, parts), i),
+            faultProof: ""
         });
     }
 

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IRoundManager} from "../../src/interfaces/IRoundManager.sol";
 import {IStakeManager} from "../../src/interfaces/IStakeManager.sol";
+import {IFaultVerifier} from "../../src/interfaces/IFaultVerifier.sol";
 
 /// @notice The FedstakeBase surface (roles, pause, UUPS) as seen by tests.
 interface IFedstakeAdmin {
@@ -22,7 +23,13 @@ interface IFedstakeAdmin {
 
 /// @notice RoundManager as seen by tests (deployed from its artifact; it compiles through the IR pipeline).
 interface IRM is IRoundManager, IFedstakeAdmin {
-    function initialize(address admin, uint48 adminDelay, IStakeManager stakeManager_, Config calldata config_) external;
+    function initialize(
+        address admin,
+        uint48 adminDelay,
+        IStakeManager stakeManager_,
+        IFaultVerifier faultVerifier_,
+        Config calldata config_
+    ) external;
     function eip712Domain()
         external
         view
