@@ -3,12 +3,18 @@ pragma solidity ^0.8.24;
 
 import {FedstakeBase} from "./FedstakeBase.sol";
 import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
+import {IRoundManager} from "./interfaces/IRoundManager.sol";
+import {IStakeManager} from "./interfaces/IStakeManager.sol";
 
 /// @title ProvenanceRegistry
-/// @notice Append-only record of model versions and their lineage, written by coordinators.
+/// @notice Append-only record of model versions and their lineage, written by coordinators. A version names a
+///         round of the RoundManager finalized by the recording coordinator, and its weights hash is that round's
+///         aggregate hash: nobody can record (squat) the weights of another coordinator's round.
+/// @dev Upgrades need a TimelockController admin slower than the StakeManager's unbonding delay.
 contract ProvenanceRegistry is FedstakeBase, IProvenanceRegistry {
     /// @custom:storage-location erc7201:fedstake.storage.ProvenanceRegistry
     struct ProvenanceRegistryStorage {
+        IRoundManager roundManager;
         uint256 versionCount;
         mapping(uint256 versionId => ModelVersion) versions;
         mapping(bytes32 weightsHash => uint256 versionId) byWeights;
@@ -26,8 +32,11 @@ contract ProvenanceRegistry is FedstakeBase, IProvenanceRegistry {
     /// @notice Initialize the proxy.
     /// @param admin Default admin.
     /// @param adminDelay Delay for default-admin transfers.
-    function initialize(address admin, uint48 adminDelay) external initializer {
+    /// @param roundManager_ The RoundManager whose finalized rounds versions must name.
+    function initialize(address admin, uint48 adminDelay, address roundManager_) external initializer {
+        if (roundManager_ == address(0)) revert ZeroAddress();
         __FedstakeBase_init(admin, adminDelay);
+        _s().roundManager = IRoundManager(roundManager_);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -43,6 +52,12 @@ contract ProvenanceRegistry is FedstakeBase, IProvenanceRegistry {
         if (existing != 0) revert WeightsAlreadyRecorded(input.weightsHash, existing);
         if (input.parentVersion > $.versionCount) revert UnknownVersion(input.parentVersion);
         if (input.roundId > type(uint64).max) revert ValueTooLarge(input.roundId);
+        IRoundManager.Round memory round = $.roundManager.getRound(input.roundId);
+        if (round.status != IRoundManager.RoundStatus.Finalized && round.status != IRoundManager.RoundStatus.Settled) {
+            revert RoundNotFinalized(input.roundId);
+        }
+        if (round.coordinator != msg.sender) revert NotRoundCoordinator(input.roundId, msg.sender, round.coordinator);
+        if (input.weightsHash != round.aggregateHash) revert NotRoundAggregate(input.weightsHash, round.aggregateHash);
         versionId = ++$.versionCount;
         $.byWeights[input.weightsHash] = versionId;
         $.versions[versionId] = ModelVersion({
@@ -67,6 +82,16 @@ contract ProvenanceRegistry is FedstakeBase, IProvenanceRegistry {
             input.hyperparamsHash,
             msg.sender
         );
+    }
+
+    /// @dev Governance must be slower than the StakeManager's unbonding delay (read through the RoundManager).
+    function _governanceDelayFloor() internal view override returns (uint256) {
+        return IStakeManager(_s().roundManager.stakeManager()).unbondingDelay();
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function roundManager() external view returns (address) {
+        return address(_s().roundManager);
     }
 
     /// @inheritdoc IProvenanceRegistry

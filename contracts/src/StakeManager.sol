@@ -10,10 +10,13 @@ import {IRoundTiming} from "./interfaces/IRoundTiming.sol";
 import {ExactTransfer} from "./libraries/ExactTransfer.sol";
 
 /// @title StakeManager
-/// @notice Participants stake an ERC-20, top up, queue unbonding and withdraw after a delay (pull-based).
-///         Unbonding stake stays slashable. Only the configured RoundManager can lock, unlock and release
-///         slashes. Pausing stops stake/top-up; unbond and withdraw always work.
-/// @dev Token balance == totalStaked + totalLocked, to the wei.
+/// @notice Participants stake an ERC-20, top up, queue unbond requests (each with its own timer) and withdraw
+///         the released ones (pull-based). Unbonding stake stays slashable. Only the configured RoundManager can
+///         lock, unlock and release slashes; a returned slash goes back where it was taken from. Strikes and
+///         jailing decide eligibility. Pausing stops stake/top-up; unbond and withdraw always work.
+/// @dev Token balance == totalStaked + totalLocked, to the wei. Switching the RoundManager and upgrading need a
+///      TimelockController admin slower than the unbonding delay (FedstakeBase._requireTimelocked), so every
+///      participant can leave before such a change takes effect.
 contract StakeManager is FedstakeBase, IStakeManager {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -21,15 +24,22 @@ contract StakeManager is FedstakeBase, IStakeManager {
 
     uint256 private constant BPS = 10_000;
 
+    /// @inheritdoc IStakeManager
+    uint256 public constant MAX_UNBOND_REQUESTS = 16;
+
     /// @custom:storage-location erc7201:fedstake.storage.StakeManager
     struct StakeManagerStorage {
         IERC20 token;
         address roundManager;
         uint128 totalStaked;
         uint128 totalLocked;
+        // one slot: minStake, unbondingDelay and the jail policy
         uint128 minStake;
         uint64 unbondingDelay;
+        uint16 strikesToJail;
+        uint32 jailRounds;
         mapping(address staker => StakeInfo) stakes;
+        mapping(address staker => UnbondRequest[]) requests;
     }
 
     // keccak256(abi.encode(uint256(keccak256("fedstake.storage.StakeManager")) - 1)) & ~bytes32(uint256(0xff))
@@ -46,8 +56,8 @@ contract StakeManager is FedstakeBase, IStakeManager {
         _;
     }
 
-    /// @notice Initialize the proxy.
-    /// @param admin Default admin (upgrades, config, role grants).
+    /// @notice Initialize the proxy. The jail policy starts at 3 strikes / 10 rounds.
+    /// @param admin Default admin (config, role grants; upgrades and RoundManager switches only as a timelock).
     /// @param adminDelay Delay for default-admin transfers (AccessControlDefaultAdminRules).
     /// @param token_ Staking token (a token delivering less than the amount is rejected at stake time).
     /// @param minStake_ Minimum active stake.
@@ -62,8 +72,11 @@ contract StakeManager is FedstakeBase, IStakeManager {
         $.token = token_;
         $.minStake = minStake_;
         $.unbondingDelay = unbondingDelay_;
+        $.strikesToJail = 3;
+        $.jailRounds = 10;
         emit MinStakeUpdated(minStake_);
         emit UnbondingDelayUpdated(unbondingDelay_);
+        emit JailPolicyUpdated(JailPolicy({strikesToJail: 3, jailRounds: 10}));
     }
 
     // ---------------------------------------------------------------- participant
@@ -85,7 +98,7 @@ contract StakeManager is FedstakeBase, IStakeManager {
         StakeInfo storage info = $.stakes[msg.sender];
         uint256 newActive = info.active + amount;
         if (newActive < $.minStake) revert BelowMinStake(newActive, $.minStake);
-        info.active = newActive.toUint128();
+        info.active = newActive.toUint112();
         $.totalStaked += amount.toUint128();
         emit Staked(msg.sender, amount, newActive);
         $.token.pullExact(amount);
@@ -100,24 +113,40 @@ contract StakeManager is FedstakeBase, IStakeManager {
         if (amount > active) revert InsufficientActiveStake(active, amount);
         uint256 remaining = active - amount;
         if (remaining != 0 && remaining < $.minStake) revert BelowMinStake(remaining, $.minStake);
-        info.active = uint128(remaining);
+        UnbondRequest[] storage reqs = $.requests[msg.sender];
+        if (reqs.length >= MAX_UNBOND_REQUESTS) revert TooManyUnbondRequests(MAX_UNBOND_REQUESTS);
+        info.active = uint112(remaining);
         uint256 unbonding = info.unbonding + amount;
         info.unbonding = unbonding.toUint128();
         uint64 releaseAt = uint64(block.timestamp) + $.unbondingDelay;
-        info.unbondReleaseAt = releaseAt;
+        reqs.push(UnbondRequest({amount: uint128(amount), releaseAt: releaseAt}));
         emit UnbondRequested(msg.sender, amount, unbonding, releaseAt);
     }
 
     /// @inheritdoc IStakeManager
     function withdraw() external nonReentrant returns (uint256 amount) {
         StakeManagerStorage storage $ = _s();
+        UnbondRequest[] storage reqs = $.requests[msg.sender];
+        uint256 len = reqs.length;
+        uint256 kept;
+        uint64 earliest;
+        for (uint256 i; i < len; ++i) {
+            UnbondRequest memory r = reqs[i];
+            // slither-disable-next-line timestamp
+            if (r.releaseAt <= block.timestamp) {
+                amount += r.amount;
+            } else {
+                if (earliest == 0 || r.releaseAt < earliest) earliest = r.releaseAt;
+                if (kept != i) reqs[kept] = r;
+                ++kept;
+            }
+        }
+        if (amount == 0) revert NothingToWithdraw(earliest);
+        for (uint256 i = kept; i < len; ++i) {
+            reqs.pop();
+        }
         StakeInfo storage info = $.stakes[msg.sender];
-        amount = info.unbonding;
-        if (amount == 0) revert NothingToWithdraw();
-        // slither-disable-next-line timestamp
-        if (block.timestamp < info.unbondReleaseAt) revert UnbondingNotReleased(info.unbondReleaseAt);
-        info.unbonding = 0;
-        info.unbondReleaseAt = 0;
+        info.unbonding -= uint128(amount);
         $.totalStaked -= uint128(amount);
         emit Withdrawn(msg.sender, amount);
         $.token.safeTransfer(msg.sender, amount);
@@ -126,30 +155,19 @@ contract StakeManager is FedstakeBase, IStakeManager {
     // ---------------------------------------------------------------- RoundManager hooks
 
     /// @inheritdoc IStakeManager
-    function lockSlashes(address[] calldata participants, uint16[] calldata bps)
+    function lockSlashes(uint256 roundId, address[] calldata participants, uint16[] calldata bps, bool[] calldata provable)
         external
         onlyRoundManager
-        returns (uint256[] memory amounts, uint256 total)
+        returns (SlashLock[] memory locks, uint256 total)
     {
-        uint256 n = participants.length;
-        if (bps.length != n) revert LengthMismatch();
-        StakeManagerStorage storage $ = _s();
-        amounts = new uint256[](n);
-        for (uint256 i; i < n; ++i) {
-            uint256 b = bps[i];
-            if (b > BPS) revert InvalidBps(b);
-            StakeInfo storage info = $.stakes[participants[i]];
-            uint256 active = info.active;
-            uint256 unbonding = info.unbonding;
-            uint256 amount = (active + unbonding) * b / BPS; // never above the stake
-            uint256 fromActive = amount <= active ? amount : active;
-            uint256 fromUnbonding = amount - fromActive;
-            if (fromActive != 0) info.active = uint128(active - fromActive);
-            if (fromUnbonding != 0) info.unbonding = uint128(unbonding - fromUnbonding);
-            amounts[i] = amount;
-            total += amount;
-            emit SlashLocked(participants[i], amount, uint16(b), fromActive, fromUnbonding);
+        if (bps.length != participants.length || provable.length != participants.length) revert LengthMismatch();
+        JailTerms memory terms = _jailTerms(roundId);
+        locks = new SlashLock[](participants.length);
+        for (uint256 i; i < participants.length; ++i) {
+            locks[i] = _lockOne(participants[i], bps[i], provable[i], terms);
+            total += locks[i].amount;
         }
+        StakeManagerStorage storage $ = _s();
         if (total != 0) {
             uint128 t = total.toUint128();
             $.totalStaked -= t;
@@ -157,15 +175,150 @@ contract StakeManager is FedstakeBase, IStakeManager {
         }
     }
 
-    /// @inheritdoc IStakeManager
-    function unlockSlash(address staker, uint256 amount) external onlyRoundManager {
+    /// @dev The round a slash belongs to, where its jail term would end, and the strikes that jail.
+    struct JailTerms {
+        uint64 roundId;
+        uint64 end;
+        uint16 strikesToJail;
+    }
+
+    function _jailTerms(uint256 roundId) private view returns (JailTerms memory) {
         StakeManagerStorage storage $ = _s();
+        uint64 rid = roundId.toUint64();
+        return JailTerms({roundId: rid, end: rid + $.jailRounds, strikesToJail: $.strikesToJail});
+    }
+
+    /// @dev Lock `b` bps of `who`'s slashable stake (active first, then the latest unbond requests); strike/jail.
+    function _lockOne(address who, uint256 b, bool provable, JailTerms memory terms)
+        private
+        returns (SlashLock memory lock)
+    {
+        if (b > BPS) revert InvalidBps(b);
+        StakeManagerStorage storage $ = _s();
+        StakeInfo storage info = $.stakes[who];
+        StakeInfo memory cur = info;
+        uint256 amount = (uint256(cur.active) + cur.unbonding) * b / BPS; // never above the stake
+        uint256 fromActive = amount <= cur.active ? amount : cur.active;
+        lock.amount = amount;
+        lock.fromUnbonding = amount - fromActive;
+        if (lock.fromUnbonding != 0) {
+            lock.releaseAt = _takeFromRequests($.requests[who], lock.fromUnbonding);
+            info.unbonding = uint128(cur.unbonding - lock.fromUnbonding);
+        }
+        bool jail = provable;
+        if (!jail) {
+            if (cur.strikes != type(uint16).max) ++cur.strikes;
+            if (terms.strikesToJail != 0 && cur.strikes >= terms.strikesToJail) {
+                jail = true;
+                cur.strikes = 0;
+            }
+        }
+        cur.active = uint112(cur.active - fromActive);
+        if (jail && terms.end >= cur.jailedUntilRound) {
+            // the longest term wins; jailedFromRound names the round whose slash set it
+            cur.jailedFromRound = terms.roundId;
+            cur.jailedUntilRound = terms.end;
+        }
+        _writeSlot0(info, cur); // slot 0 (active, strikes, jail window) in one SSTORE
+        emit SlashLocked(who, terms.roundId, amount, uint16(b), lock.fromUnbonding, lock.releaseAt, cur.strikes);
+        if (jail) emit Jailed(who, terms.roundId, cur.jailedUntilRound, provable);
+    }
+
+    /// @dev Write active, strikes and the jail window (slot 0 of StakeInfo) in one SSTORE.
+    function _writeSlot0(StakeInfo storage info, StakeInfo memory v) private {
+        uint256 word = uint256(v.active) | (uint256(v.strikes) << 112) | (uint256(v.jailedFromRound) << 128)
+            | (uint256(v.jailedUntilRound) << 192);
+        assembly {
+            sstore(info.slot, word)
+        }
+    }
+
+    /// @dev Take `amount` from the unbond requests, latest release first; returns the latest release time
+    ///      touched. Fully consumed requests are removed (order of the rest kept). Σ requests == unbonding.
+    function _takeFromRequests(UnbondRequest[] storage reqs, uint256 amount) private returns (uint64 releaseAt) {
+        uint256 len = reqs.length;
+        UnbondRequest[] memory m = new UnbondRequest[](len);
+        for (uint256 i; i < len; ++i) {
+            m[i] = reqs[i];
+        }
+        bool[] memory touched = new bool[](len);
+        uint256 remaining = amount;
+        while (remaining != 0) {
+            uint256 best = type(uint256).max;
+            for (uint256 i; i < len; ++i) {
+                if (m[i].amount != 0 && (best == type(uint256).max || m[i].releaseAt > m[best].releaseAt)) best = i;
+            }
+            // Σ requests == unbonding ≥ remaining, so a request is always left here
+            uint256 a = m[best].amount;
+            uint256 take = a < remaining ? a : remaining;
+            if (releaseAt == 0) releaseAt = m[best].releaseAt; // the first taken has the latest release
+            m[best].amount = uint128(a - take);
+            touched[best] = true;
+            remaining -= take;
+        }
+        uint256 kept;
+        for (uint256 i; i < len; ++i) {
+            if (m[i].amount == 0) continue;
+            if (kept != i || touched[i]) reqs[kept] = m[i];
+            ++kept;
+        }
+        for (uint256 i = kept; i < len; ++i) {
+            reqs.pop();
+        }
+    }
+
+    /// @inheritdoc IStakeManager
+    function unlockSlash(uint256 roundId, address staker, SlashLock calldata lock, bool judged)
+        external
+        onlyRoundManager
+    {
+        StakeManagerStorage storage $ = _s();
+        uint256 amount = lock.amount;
         if (amount > $.totalLocked) revert ExceedsLocked($.totalLocked, amount);
+        uint256 fromUnbonding = lock.fromUnbonding;
+        if (fromUnbonding > amount) revert ExceedsLocked(amount, fromUnbonding);
+        StakeInfo storage info = $.stakes[staker];
+        StakeInfo memory cur = info;
+        cur.active = (uint256(cur.active) + (amount - fromUnbonding)).toUint112();
+        if (judged && cur.strikes != 0) --cur.strikes;
+        bool lift = cur.jailedFromRound != 0 && cur.jailedFromRound == roundId;
+        if (lift) {
+            cur.jailedFromRound = 0;
+            cur.jailedUntilRound = 0;
+        }
+        _writeSlot0(info, cur);
+        uint64 releaseAt = lock.releaseAt;
+        if (fromUnbonding != 0) {
+            info.unbonding = (uint256(cur.unbonding) + fromUnbonding).toUint128();
+            _returnToRequests($.requests[staker], fromUnbonding, releaseAt);
+        }
         uint128 a = uint128(amount);
         $.totalLocked -= a;
         $.totalStaked += a;
-        $.stakes[staker].active += a;
-        emit SlashUnlocked(staker, amount);
+        emit SlashUnlocked(staker, roundId, amount, fromUnbonding, releaseAt);
+        if (lift) emit JailLifted(staker, roundId);
+    }
+
+    /// @dev A returned unbonding slash becomes its own request released at `releaseAt`; with every slot taken it
+    ///      joins the request that releases last (released at the later of the two: never earlier than either).
+    function _returnToRequests(UnbondRequest[] storage reqs, uint256 amount, uint64 releaseAt) private {
+        uint256 len = reqs.length;
+        if (len < MAX_UNBOND_REQUESTS) {
+            reqs.push(UnbondRequest({amount: amount.toUint128(), releaseAt: releaseAt}));
+            return;
+        }
+        uint256 best;
+        uint64 bestAt = reqs[0].releaseAt;
+        for (uint256 i = 1; i < len; ++i) {
+            uint64 t = reqs[i].releaseAt;
+            if (t > bestAt) {
+                best = i;
+                bestAt = t;
+            }
+        }
+        UnbondRequest storage r = reqs[best];
+        r.amount = (uint256(r.amount) + amount).toUint128();
+        if (releaseAt > bestAt) r.releaseAt = releaseAt;
     }
 
     /// @inheritdoc IStakeManager
@@ -195,15 +348,38 @@ contract StakeManager is FedstakeBase, IStakeManager {
     }
 
     /// @inheritdoc IStakeManager
+    function setJailPolicy(JailPolicy calldata policy) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        StakeManagerStorage storage $ = _s();
+        $.strikesToJail = policy.strikesToJail;
+        $.jailRounds = policy.jailRounds;
+        emit JailPolicyUpdated(policy);
+    }
+
+    /// @inheritdoc IStakeManager
+    /// @dev The first wiring (no RoundManager yet) needs only the default admin. A switch needs the default admin
+    ///      to be a timelock slower than the unbonding delay, nothing locked, and no active round in the old one.
     function setRoundManager(address newRoundManager) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (newRoundManager == address(0)) revert ZeroAddress();
-        _checkDelay(_s().unbondingDelay, IRoundTiming(newRoundManager).minUnbondingDelay());
-        _s().roundManager = newRoundManager;
+        StakeManagerStorage storage $ = _s();
+        address old = $.roundManager;
+        if (old != address(0)) {
+            _requireTimelocked();
+            uint256 locked = $.totalLocked;
+            uint256 active = IRoundTiming(old).activeRounds();
+            if (locked != 0 || active != 0) revert RoundManagerBusy(locked, active);
+        }
+        _checkDelay($.unbondingDelay, IRoundTiming(newRoundManager).minUnbondingDelay());
+        $.roundManager = newRoundManager;
         emit RoundManagerUpdated(newRoundManager);
     }
 
     function _checkDelay(uint64 delay, uint64 minDelay) private pure {
         if (delay <= minDelay) revert UnbondingDelayTooShort(delay, minDelay + 1);
+    }
+
+    /// @dev Governance (upgrades, RoundManager switch) must be slower than unbonding.
+    function _governanceDelayFloor() internal view override returns (uint256) {
+        return _s().unbondingDelay;
     }
 
     // ---------------------------------------------------------------- views
@@ -219,6 +395,21 @@ contract StakeManager is FedstakeBase, IStakeManager {
     }
 
     /// @inheritdoc IStakeManager
+    function unbondRequests(address staker) external view returns (UnbondRequest[] memory) {
+        return _s().requests[staker];
+    }
+
+    /// @inheritdoc IStakeManager
+    function withdrawable(address staker) external view returns (uint256 amount) {
+        UnbondRequest[] storage reqs = _s().requests[staker];
+        uint256 len = reqs.length;
+        for (uint256 i; i < len; ++i) {
+            // slither-disable-next-line timestamp
+            if (reqs[i].releaseAt <= block.timestamp) amount += reqs[i].amount;
+        }
+    }
+
+    /// @inheritdoc IStakeManager
     function slashableStake(address staker) external view returns (uint256) {
         StakeInfo storage info = _s().stakes[staker];
         return uint256(info.active) + info.unbonding;
@@ -226,8 +417,20 @@ contract StakeManager is FedstakeBase, IStakeManager {
 
     /// @inheritdoc IStakeManager
     function isEligible(address staker) external view returns (bool) {
-        uint256 active = _s().stakes[staker].active;
-        return active != 0 && active >= _s().minStake;
+        address rm = _s().roundManager;
+        uint256 count = rm == address(0) ? 0 : IRoundTiming(rm).roundCount();
+        return _eligible(staker, count + 1);
+    }
+
+    /// @inheritdoc IStakeManager
+    function isEligibleFor(address staker, uint256 roundId) external view returns (bool) {
+        return _eligible(staker, roundId);
+    }
+
+    function _eligible(address staker, uint256 roundId) private view returns (bool) {
+        StakeInfo storage info = _s().stakes[staker];
+        uint256 active = info.active;
+        return active != 0 && active >= _s().minStake && roundId > info.jailedUntilRound;
     }
 
     /// @inheritdoc IStakeManager
@@ -248,6 +451,12 @@ contract StakeManager is FedstakeBase, IStakeManager {
     /// @inheritdoc IStakeManager
     function unbondingDelay() external view returns (uint64) {
         return _s().unbondingDelay;
+    }
+
+    /// @inheritdoc IStakeManager
+    function jailPolicy() external view returns (JailPolicy memory) {
+        StakeManagerStorage storage $ = _s();
+        return JailPolicy({strikesToJail: $.strikesToJail, jailRounds: $.jailRounds});
     }
 
     /// @inheritdoc IStakeManager
