@@ -196,32 +196,41 @@ contract StakeManager is FedstakeBase, IStakeManager {
         if (b > BPS) revert InvalidBps(b);
         StakeManagerStorage storage $ = _s();
         StakeInfo storage info = $.stakes[who];
-        StakeInfo memory cur = info;
-        uint256 amount = (uint256(cur.active) + cur.unbonding) * b / BPS; // never above the stake
-        uint256 fromActive = amount <= cur.active ? amount : cur.active;
-        lock.amount = amount;
-        lock.fromUnbonding = amount - fromActive;
-        if (lock.fromUnbonding != 0) {
-            lock.releaseAt = _takeFromRequests($.requests[who], lock.fromUnbonding);
-            info.unbonding = uint128(cur.unbonding - lock.fromUnbonding);
+        uint256 w0; // slot 0: active (112) | strikes (16) | jailedFromRound (64) | jailedUntilRound (64)
+        assembly {
+            w0 := sload(info.slot)
+        }
+        uint256 active = uint112(w0);
+        uint256 strikes = uint16(w0 >> 112);
+        uint256 window = w0 >> 128;
+        unchecked {
+            // b ≤ BPS, so amount ≤ active + unbonding (< 2^129): never above the stake, no overflow
+            uint256 amount = (active + info.unbonding) * b / BPS;
+            lock.amount = amount;
+            if (amount > active) {
+                lock.fromUnbonding = amount - active;
+                active = 0;
+                lock.releaseAt = _takeFromRequests($.requests[who], lock.fromUnbonding);
+                info.unbonding -= uint128(lock.fromUnbonding);
+            } else {
+                active -= amount;
+            }
         }
         bool jail = provable;
         if (!jail) {
-            if (cur.strikes != type(uint16).max) ++cur.strikes;
-            if (terms.strikesToJail != 0 && cur.strikes >= terms.strikesToJail) {
+            if (strikes != type(uint16).max) ++strikes;
+            if (terms.strikesToJail != 0 && strikes >= terms.strikesToJail) {
                 jail = true;
-                cur.strikes = 0;
+                strikes = 0;
             }
         }
-        cur.active = uint112(cur.active - fromActive);
-        if (jail && terms.end >= cur.jailedUntilRound) {
-            // the longest term wins; jailedFromRound names the round whose slash set it
-            cur.jailedFromRound = terms.roundId;
-            cur.jailedUntilRound = terms.end;
+        // the longest term wins; jailedFromRound names the round whose slash set it
+        if (jail && terms.end >= window >> 64) window = uint256(terms.roundId) | (uint256(terms.end) << 64);
+        assembly {
+            sstore(info.slot, or(or(active, shl(112, strikes)), shl(128, window)))
         }
-        _writeSlot0(info, cur); // slot 0 (active, strikes, jail window) in one SSTORE
-        emit SlashLocked(who, terms.roundId, amount, uint16(b), lock.fromUnbonding, lock.releaseAt, cur.strikes);
-        if (jail) emit Jailed(who, terms.roundId, cur.jailedUntilRound, provable);
+        emit SlashLocked(who, terms.roundId, lock.amount, uint16(b), lock.fromUnbonding, lock.releaseAt, uint16(strikes));
+        if (jail) emit Jailed(who, terms.roundId, uint64(window >> 64), provable);
     }
 
     /// @dev Write active, strikes and the jail window (slot 0 of StakeInfo) in one SSTORE.
