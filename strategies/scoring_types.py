@@ -29,6 +29,9 @@ class ReasonCode(IntEnum):
     BYZANTINE = 3  # outlier by distance or direction (scoring)
     SYBIL = 4  # (near-)copy of another participant's update (scoring)
     FREE_RIDER = 5  # update ≈ 0, i.e. local model ≈ global model (scoring)
+    EQUIVOCATION = 6  # two signed commitments for one round (provable on-chain)
+    NULL_UPDATE = 7  # signed update hash = the global model's hash (provable on-chain)
+    BAD_EXAMPLES = 8  # signed numExamples above the maximum or ≠ the count reported (judged)
 
 
 @dataclass(frozen=True)
