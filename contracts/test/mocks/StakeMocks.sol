@@ -120,10 +120,10 @@ abstract contract StakeFixture is Test {
     }
 
     /// @dev Unbonding stake of `who` released by time `at`.
-    function releasedBy(address who, uint256 at) internal view returns (uint256 t) {
+    function releasedBy(address who, uint256 time) internal view returns (uint256 t) {
         IStakeManager.UnbondRequest[] memory r = sm.unbondRequests(who);
         for (uint256 i; i < r.length; ++i) {
-            if (r[i].releaseAt <= at) t += r[i].amount;
+            if (r[i].releaseAt <= time) t += r[i].amount;
         }
     }
 
