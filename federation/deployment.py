@@ -22,7 +22,10 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Deployment:
-    """Chain id, proxy addresses by contract name, token, deploy block and ABI version."""
+    """Chain id, addresses by contract name (the proxies, the FaultVerifier and the
+    governance TimelockController), token, deploy block, ABI version, and the governance
+    handover the deploy scheduled (``governance``: timelock and admin delays, the accept
+    batch's operation id and due time)."""
 
     chain_id: int
     contracts: dict[str, str]
@@ -32,6 +35,7 @@ class Deployment:
     implementations: dict[str, str] = field(default_factory=dict)
     local_token: bool = False
     format: int = FORMAT_VERSION
+    governance: dict[str, Any] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
         try:
@@ -67,6 +71,7 @@ class Deployment:
                 },
                 local_token=bool(data.get("local_token", False)),
                 format=int(data.get("format", FORMAT_VERSION)),
+                governance=dict(data.get("governance") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(

@@ -17,17 +17,19 @@ from federation.contract import BoundContract
 from federation.deployment import Deployment
 from federation.facade.base import (
     CORE,
+    FAULT_VERIFIER,
     PROVENANCE,
     ROLES,
     ROUND_MANAGER,
     STAKE_MANAGER,
+    TIMELOCK,
     TOKEN,
     LedgerBase,
     _round_cache,
 )
+from federation.facade.disputes import DisputesMixin
 from federation.facade.governance import GovernanceMixin
 from federation.facade.history import HistoryMixin
-from federation.facade.rounds import RoundsMixin
 from federation.facade.staking import StakingMixin
 from federation.keys import Signer
 from federation.revert import RevertDecoder
@@ -39,10 +41,12 @@ from federation.types import (
 
 __all__ = [
     "CORE",
+    "FAULT_VERIFIER",
     "PROVENANCE",
     "ROLES",
     "ROUND_MANAGER",
     "STAKE_MANAGER",
+    "TIMELOCK",
     "TOKEN",
     "Ledger",
     "LedgerBase",
@@ -51,7 +55,7 @@ __all__ = [
 ]
 
 
-class Ledger(StakingMixin, RoundsMixin, GovernanceMixin, HistoryMixin):
+class Ledger(StakingMixin, DisputesMixin, GovernanceMixin, HistoryMixin):
     """Typed access to one fedstake deployment, acting as ``signer``."""
 
     def __init__(
@@ -80,6 +84,8 @@ class Ledger(StakingMixin, RoundsMixin, GovernanceMixin, HistoryMixin):
         self.round_manager = self._bind(ROUND_MANAGER)
         self.provenance = self._bind(PROVENANCE)
         self.token = BoundContract("token", deployment.token, self._abis["token"], self.tx)
+        # Deployments made before governance timelocks name none (read-only use still works).
+        self.timelock = self._bind(TIMELOCK) if TIMELOCK in deployment.contracts else None
         self._round_params = _round_cache(self.tx, chain)
 
     def _bind(self, name: str) -> BoundContract:

@@ -33,12 +33,20 @@ STAKE = 100 * TOKEN
 
 @dataclass
 class Env:
-    """A deployed, funded system: admin (all roles) and staked participants."""
+    """A deployed, funded system: admin (coordinator, pauser; admin until the timelock
+    accepts), staked participants, and a distinct arbiter and treasury."""
 
     chain: Chain
     admin: Ledger
     participants: list[Ledger]
     backend: str
+    arbiter: Ledger | None = None  # decides disputes (never a round's coordinator)
+    treasury: Ledger | None = None  # pulls the treasury's share of slashes
+
+    @property
+    def judge(self) -> Ledger:
+        """The arbiter (the admin where a test built its own Env without one)."""
+        return self.arbiter or self.admin
 
 
 @contextlib.contextmanager
@@ -70,14 +78,23 @@ def chain(backend: str) -> Iterator[Chain]:
 
 @pytest.fixture(scope="session")
 def deployed(chain: Chain, backend: str) -> Env:
-    admin = Ledger.deploy(chain)
-    participants = [admin.as_signer(s) for s in chain.dev_signers()[1 : 1 + N_PARTICIPANTS]]
+    signers = chain.dev_signers()
+    arbiter, treasury = signers[8], signers[9]
+    admin = Ledger.deploy(chain, arbiters=(arbiter.address,), treasury=treasury.address)
+    participants = [admin.as_signer(s) for s in signers[1 : 1 + N_PARTICIPANTS]]
     for p in participants:
         admin.transfer_tokens(p.address, 10 * STAKE)
         p.stake(STAKE)
     admin.post_bond(200 * TOKEN)
     admin.fund_reward_pool(10_000 * TOKEN)
-    return Env(chain, admin, participants, backend)
+    return Env(
+        chain,
+        admin,
+        participants,
+        backend,
+        admin.as_signer(arbiter),
+        admin.as_signer(treasury),
+    )
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from federation.types import (
 STAKE_MANAGER = "StakeManager"
 ROUND_MANAGER = "RoundManager"
 PROVENANCE = "ProvenanceRegistry"
+FAULT_VERIFIER = "FaultVerifier"
+TIMELOCK = "TimelockController"
 TOKEN = "token"
 CORE = (STAKE_MANAGER, ROUND_MANAGER, PROVENANCE)
 
@@ -59,6 +61,7 @@ class LedgerBase:
     round_manager: BoundContract
     provenance: BoundContract
     token: BoundContract
+    timelock: BoundContract | None
     _round_params: dict[int, RoundParams]
     auto_approve: bool = True
 
@@ -90,7 +93,8 @@ class LedgerBase:
         return TxResult(self.token.send(self._me(), "approve", spender, amount))
 
     def faucet(self) -> TxResult:
-        """One drip of the local test token's faucet to the caller (rate-limited)."""
+        """One drip of the local test token's faucet to the caller (rate-limited; the
+        faucet exists only on development chains)."""
         if not self.deployment.local_token:
             raise PreconditionError(
                 "faucet is only available with the local test token; get tokens from the "

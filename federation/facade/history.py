@@ -56,6 +56,7 @@ class HistoryMixin(LedgerBase):
                         int(r.args["amount"]),
                         r.block_number,
                         r.tx_hash,
+                        int(r.args.get("releaseAt", 0)),
                     )
                 )
         return sorted(out, key=lambda e: e.block_number)
@@ -69,6 +70,7 @@ class HistoryMixin(LedgerBase):
             ("RoundFinalized", "finalized"),
             ("RoundSettled", "settled"),
             ("RoundExpired", "expired"),
+            ("RoundCancelled", "cancelled"),
             ("RoundResultVoided", "voided"),
         ):
             for r in self._events(self.round_manager, event, from_block, to_block, page):
@@ -100,6 +102,8 @@ class HistoryMixin(LedgerBase):
                 bytes(r.args["updateHash"]),
                 r.block_number,
                 r.tx_hash,
+                int(r.args["fromUnbonding"]),
+                int(r.args["releaseAt"]),
             )
             for r in self._events(
                 self.round_manager, "ParticipantSlashed", from_block, to_block, page, f

@@ -1,4 +1,5 @@
-"""Rounds: open, finalize (with slash evidence), settle, expire, claim, dispute."""
+"""Rounds: open (for an expected id), finalize (result + evidenced slashes), settle,
+expire, cancel, claim (participant proof + sum-tree proof)."""
 
 from __future__ import annotations
 
@@ -6,35 +7,31 @@ from collections.abc import Iterable, Sequence
 
 from eth_utils import to_checksum_address
 
-from federation.errors import (
-    ContractRevert,
-    PreconditionError,
-)
+from federation.errors import ContractRevert, PreconditionError
 from federation.events import iter_events
 from federation.facade.base import LedgerBase
 from federation.keys import Signer
 from federation.protocol.eip712 import Commitment, sign_commitment
 from federation.protocol.merkle import MerkleTree, participant_leaf
+from federation.protocol.sum_tree import SumProof
 from federation.types import (
-    DisputeInfo,
-    DisputeKind,
-    DisputeStatus,
+    ZERO32,
     RewardEntry,
+    RoundFinalization,
     RoundInfo,
     RoundParams,
     RoundResults,
     RoundStatus,
+    SlashEntry,
     SlashEvidence,
-    SlashRecord,
-    SlashState,
     TxResult,
 )
 
 
 class RoundsMixin(LedgerBase):
-    """A round's whole life on-chain."""
+    """A round's whole life on-chain (disputes: ``facade.disputes``)."""
 
-    # -- rounds ---------------------------------------------------------------------------
+    # -- reads ----------------------------------------------------------------------------
     def now(self) -> int:
         """Timestamp of the latest block (the contracts' clock)."""
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
@@ -43,49 +40,55 @@ class RoundsMixin(LedgerBase):
     def participants_tree(round_id: int, participants: Iterable[str]) -> MerkleTree:
         return MerkleTree(participant_leaf(round_id, p) for p in participants)
 
+    def round_count(self) -> int:
+        return int(self.round_manager.call("roundCount"))
+
     def next_round_id(self) -> int:
-        return int(self.round_manager.call("roundCount")) + 1
+        return self.round_count() + 1
 
-    def open_round(
-        self,
-        participants: Sequence[str] | None = None,
-        *,
-        reward_budget: int,
-        global_model_hash: bytes,
-        config_hash: bytes = b"\x00" * 32,
-        params: RoundParams | None = None,
-        participant_count: int | None = None,
-        duration: int | None = None,
-        finalize_deadline: int | None = None,
-    ) -> TxResult:
-        """Open a round; ``value`` is the new round id.
+    def active_rounds(self) -> int:
+        """Rounds opened and not yet settled, expired or cancelled."""
+        return int(self.round_manager.call("activeRounds"))
 
-        Pass ``participants`` (the tree is built for the next round id) or ready ``params``
-        plus ``participant_count``. The deadline defaults to now + maxRoundDuration.
-        """
-        if params is None:
-            if not participants:
-                raise PreconditionError("open_round needs the selected participants (or params=)")
-            tree = self.participants_tree(self.next_round_id(), participants)
-            params = RoundParams(global_model_hash, config_hash, tree.root)
-            participant_count = len(participants)
-        if participant_count is None:
-            raise PreconditionError("open_round with params= also needs participant_count=")
-        if finalize_deadline is None:
-            span = duration if duration is not None else self.round_config().max_round_duration
-            finalize_deadline = self.now() + span
-        receipt = self.round_manager.send(
-            self._me(),
-            "openRound",
-            params.as_tuple(),
-            participant_count,
-            reward_budget,
-            finalize_deadline,
+    def get_round(self, round_id: int) -> RoundInfo:
+        r = self.round_manager.call("getRound", round_id)
+        status = RoundStatus(int(r[2]))
+        total = int(r[10])
+        claimed = 0
+        if status == RoundStatus.SETTLED and total and not bool(r[9]):
+            claimed = self.claimed_total(round_id)
+        return RoundInfo(
+            round_id=round_id,
+            coordinator=to_checksum_address(r[0]),
+            reward_budget=int(r[1]),
+            status=status,
+            participant_count=int(r[3]),
+            finalize_deadline=int(r[4]),
+            challenge_deadline=int(r[5]),
+            dispute_deadline=int(r[6]),
+            open_slash_disputes=int(r[7]),
+            open_result_disputes=int(r[8]),
+            result_voided=bool(r[9]),
+            total_rewards=total,
+            slashed_total=int(r[11]),
+            params_hash=bytes(r[12]),
+            results_root=bytes(r[13]),
+            aggregate_hash=bytes(r[14]),
+            slashes_hash=bytes(r[15]),
+            claimed=claimed,
         )
-        ev = self.round_manager.events_in(receipt, "RoundOpened")
-        round_id = int(ev[0]["roundId"])
-        self._round_params[round_id] = params
-        return TxResult(receipt, value=round_id)
+
+    def claimed_total(self, round_id: int) -> int:
+        """Σ rewards claimed in a round (its RewardClaimed events)."""
+        return sum(
+            int(r.args["amount"])
+            for r in iter_events(
+                self.round_manager,
+                "RewardClaimed",
+                self.deployment.deploy_block,
+                filters={"roundId": round_id},
+            )
+        )
 
     def round_params(self, round_id: int) -> RoundParams:
         """The params a round was opened with (from its RoundOpened event)."""
@@ -107,30 +110,95 @@ class RoundsMixin(LedgerBase):
         except KeyError:
             raise PreconditionError(f"round {round_id} was never opened") from None
 
-    def get_round(self, round_id: int) -> RoundInfo:
-        r = self.round_manager.call("getRound", round_id)
-        return RoundInfo(
-            round_id=round_id,
-            coordinator=to_checksum_address(r[0]),
-            reward_budget=int(r[1]),
-            status=RoundStatus(int(r[2])),
-            participant_count=int(r[3]),
-            finalize_deadline=int(r[4]),
-            challenge_deadline=int(r[5]),
-            open_disputes=int(r[6]),
-            result_voided=bool(r[7]),
-            slashed_total=int(r[8]),
-            params_hash=bytes(r[9]),
-            total_rewards=int(r[10]),
-            claimed=int(r[11]),
-            results_root=bytes(r[12]),
-            aggregate_hash=bytes(r[13]),
-            slashes_hash=bytes(r[14]),
+    def finalization(self, round_id: int) -> RoundFinalization | None:
+        """What finalize committed (decision hash, artifacts URI, deadlines); None before."""
+        for rec in iter_events(
+            self.round_manager,
+            "RoundFinalized",
+            self.deployment.deploy_block,
+            filters={"roundId": round_id},
+        ):
+            a = rec.args
+            return RoundFinalization(
+                round_id=round_id,
+                aggregate_hash=bytes(a["aggregateHash"]),
+                results_root=bytes(a["resultsRoot"]),
+                total_rewards=int(a["totalRewards"]),
+                slashed_total=int(a["slashedTotal"]),
+                slash_count=int(a["slashCount"]),
+                challenge_deadline=int(a["challengeDeadline"]),
+                dispute_deadline=int(a["disputeDeadline"]),
+                decision_hash=bytes(a["decisionHash"]),
+                artifacts_uri=str(a["artifactsURI"]),
+                block_number=rec.block_number,
+                tx_hash=rec.tx_hash,
+            )
+        return None
+
+    # -- open -----------------------------------------------------------------------------
+    def open_round(
+        self,
+        participants: Sequence[str] | None = None,
+        *,
+        reward_budget: int,
+        global_model_hash: bytes,
+        config_hash: bytes = ZERO32,
+        params: RoundParams | None = None,
+        participant_count: int | None = None,
+        duration: int | None = None,
+        finalize_deadline: int | None = None,
+        expected_round_id: int | None = None,
+    ) -> TxResult:
+        """Open the next round; ``value`` is its id.
+
+        Pass ``participants`` (the tree is built for the next round id, which is also the
+        id the contract must give, else nothing is opened) or ready ``params`` plus
+        ``participant_count`` (and ``expected_round_id``: the id their tree was built for).
+        The deadline defaults to now + maxRoundDuration. When another coordinator takes
+        the id first, ``UnexpectedRoundId`` says so: call again (a new tree, a new id).
+        """
+        expected = expected_round_id if expected_round_id is not None else self.next_round_id()
+        if params is None:
+            if not participants:
+                raise PreconditionError("open_round needs the selected participants (or params=)")
+            tree = self.participants_tree(expected, participants)
+            params = RoundParams(global_model_hash, config_hash, tree.root)
+            participant_count = len(participants)
+        if participant_count is None:
+            raise PreconditionError("open_round with params= also needs participant_count=")
+        if finalize_deadline is None:
+            span = duration if duration is not None else self.round_config().max_round_duration
+            finalize_deadline = self.now() + span
+        try:
+            receipt = self.round_manager.send(
+                self._me(),
+                "openRound",
+                expected,
+                params.as_tuple(),
+                participant_count,
+                reward_budget,
+                finalize_deadline,
+            )
+        except ContractRevert as exc:
+            if exc.error_name == "UnexpectedRoundId":
+                raise self._round_id_race(exc, expected) from None
+            raise
+        ev = self.round_manager.events_in(receipt, "RoundOpened")
+        round_id = int(ev[0]["roundId"])
+        self._round_params[round_id] = params
+        return TxResult(receipt, value=round_id)
+
+    def _round_id_race(self, exc: ContractRevert, expected: int) -> ContractRevert:
+        nxt = int(exc.arguments.get("next", expected + 1))
+        return type(exc)(
+            f"round {expected} was taken by another coordinator's openRound before ours "
+            f"landed (the next id is now {nxt}); the participant set was built for round "
+            f"{expected}, so nothing was opened and nothing was spent: open the round again "
+            "(Ledger.open_round rebuilds the participant tree for the new id)",
+            exc.arguments,
         )
 
-    def round_count(self) -> int:
-        return int(self.round_manager.call("roundCount"))
-
+    # -- finalize -------------------------------------------------------------------------
     def finalize_round(
         self,
         round_id: int,
@@ -141,8 +209,14 @@ class RoundsMixin(LedgerBase):
         total_rewards: int | None = None,
         slashes: Sequence[SlashEvidence] = (),
         params: RoundParams | None = None,
+        decision_hash: bytes = ZERO32,
+        artifacts_uri: str = "",
     ) -> TxResult:
-        """Finalize once. Re-sending a finalize that already landed returns already_applied."""
+        """Finalize once: the result (sum-tree root and total, the decision file's hash and
+        where the artifacts `verify` needs are) and the evidenced slashes (sorted here).
+        Provable slashes carry their fault proof (the contract checks it; a bad proof
+        reverts); judged ones none. Re-sending a finalize that landed is already_applied.
+        """
         if results is not None:
             results_root, total_rewards = results.root, results.total_rewards
         if results_root is None or total_rewards is None:
@@ -159,16 +233,15 @@ class RoundsMixin(LedgerBase):
                 {"roundId": round_id, "status": int(info.status)},
             )
         params = params or self.round_params(round_id)
+        result = (aggregate_hash, results_root, total_rewards, decision_hash, artifacts_uri)
         try:
             receipt = self.round_manager.send(
                 self._me(),
                 "finalizeRound",
                 round_id,
                 params.as_tuple(),
-                aggregate_hash,
-                results_root,
-                total_rewards,
-                [s.as_tuple() for s in _sorted_slashes(slashes)],
+                result,
+                [s.as_tuple() for s in sorted_slashes(slashes)],
             )
         except ContractRevert as exc:
             if exc.error_name == "InvalidRoundStatus" and self._finalized_as(
@@ -183,13 +256,10 @@ class RoundsMixin(LedgerBase):
         return (
             info.results_root == root
             and info.aggregate_hash == agg
-            and info.status
-            in (
-                RoundStatus.FINALIZED,
-                RoundStatus.SETTLED,
-            )
+            and info.status in (RoundStatus.FINALIZED, RoundStatus.SETTLED)
         )
 
+    # -- settle, expire, cancel -----------------------------------------------------------
     def settle_round(self, round_id: int) -> TxResult:
         """Settle after the challenge window (anyone); a settled round is already_applied."""
         if self.get_round(round_id).status == RoundStatus.SETTLED:
@@ -208,6 +278,22 @@ class RoundsMixin(LedgerBase):
             return TxResult(None, already_applied=True)
         return TxResult(self.round_manager.send(self._me(), "expireRound", round_id))
 
+    def cancel_round(self, round_id: int) -> TxResult:
+        """Cancel an open or finalized, unsettled round (guardian: PAUSER_ROLE): its budget
+        returns to the pool and every locked slash goes back where it was taken from.
+        The slash list is read from the round's ParticipantSlashed events; ``value`` is the
+        budget returned."""
+        info = self.get_round(round_id)
+        if info.status == RoundStatus.CANCELLED:
+            return TxResult(None, already_applied=True)
+        entries = self.round_slashes(round_id) if info.status == RoundStatus.FINALIZED else []
+        receipt = self.round_manager.send(
+            self._me(), "cancelRound", round_id, [e.as_tuple() for e in entries]
+        )
+        ev = self.round_manager.events_in(receipt, "RoundCancelled")
+        return TxResult(receipt, value=int(ev[0]["budgetReturned"]) if ev else None)
+
+    # -- claim ----------------------------------------------------------------------------
     def is_claimed(self, round_id: int, participant: str | None = None) -> bool:
         return bool(self.round_manager.call("isClaimed", round_id, participant or self.address))
 
@@ -218,14 +304,23 @@ class RoundsMixin(LedgerBase):
         *,
         participant: str | None = None,
         entry: RewardEntry | None = None,
-        proof: Sequence[bytes] | None = None,
+        proof: SumProof | None = None,
+        participant_proof: Sequence[bytes] | None = None,
     ) -> TxResult:
-        """Claim a settled round's reward (paid to the participant); never paid twice."""
+        """Claim a settled round's reward (paid to the participant); never paid twice.
+
+        Sends the round params, the participant's selection proof and its path in the
+        results sum tree; from ``results`` (a published results file) or given."""
         who = to_checksum_address(participant or self.address)
         if results is not None:
-            entry, proof = results.entry(who), results.proof(who)
-        if entry is None or proof is None:
-            raise PreconditionError("claim needs results= or entry= + proof=")
+            entry = entry or results.entry(who)
+            proof = proof or results.proof(who)
+            if participant_proof is None:
+                participant_proof = results.participant_proof(who)
+        if entry is None or proof is None or participant_proof is None:
+            raise PreconditionError(
+                "claim needs results= (or entry=, proof= and participant_proof=)"
+            )
         if self.is_claimed(round_id, who):
             return TxResult(None, already_applied=True)
         try:
@@ -237,7 +332,9 @@ class RoundsMixin(LedgerBase):
                 entry.update_hash,
                 entry.score,
                 entry.reward,
-                list(proof),
+                self.round_params(round_id).as_tuple(),
+                list(participant_proof),
+                proof.as_tuple(),
             )
         except ContractRevert as exc:
             if exc.error_name == "AlreadyClaimed":
@@ -273,7 +370,10 @@ class RoundsMixin(LedgerBase):
         reason: int,
         slash_bps: int,
         participants: MerkleTree,
+        fault_proof: bytes = b"",
     ) -> SlashEvidence:
+        """A slash's evidence: the signed commitment, the selection proof and, for a
+        provable fault, its proof (``federation.protocol.fault_proof``)."""
         leaf = participant_leaf(commitment.round_id, commitment.participant)
         return SlashEvidence(
             participant=to_checksum_address(commitment.participant),
@@ -283,15 +383,19 @@ class RoundsMixin(LedgerBase):
             slash_bps=slash_bps,
             signature=bytes(signature),
             proof=tuple(participants.proof(leaf)),
+            fault_proof=bytes(fault_proof),
         )
 
-    def _round_slashes(self, round_id: int) -> list[tuple[str, int, int]]:
-        """(participant, amount, reason) of a round's slashes, in finalize order (events)."""
+    def round_slashes(self, round_id: int) -> list[SlashEntry]:
+        """A round's applied slashes in finalize order (its ParticipantSlashed events): the
+        list disputeSlash and cancelRound re-send (the contract stores only its hash)."""
         return [
-            (
+            SlashEntry(
                 to_checksum_address(r.args["participant"]),
                 int(r.args["amount"]),
                 int(r.args["reason"]),
+                int(r.args["fromUnbonding"]),
+                int(r.args["releaseAt"]),
             )
             for r in iter_events(
                 self.round_manager,
@@ -301,75 +405,7 @@ class RoundsMixin(LedgerBase):
             )
         ]
 
-    def get_slash(self, round_id: int, participant: str) -> SlashRecord:
-        """Amount, reason and dispute state of a participant's slash in a round.
 
-        The contract stores only a hash of the slash list, so amount and reason come from
-        the ParticipantSlashed events and the state from ``slashState``.
-        """
-        who = to_checksum_address(participant)
-        mine = [(a, r) for p, a, r in self._round_slashes(round_id) if p == who]
-        if not mine:
-            return SlashRecord(0, 0, SlashState.NONE)
-        raw = int(self.round_manager.call("slashState", round_id, who))
-        state = SlashState.LOCKED if raw == 0 else SlashState(raw + 1)
-        return SlashRecord(mine[0][0], mine[0][1], state)
-
-    # -- disputes -------------------------------------------------------------------------
-    def dispute_slash(
-        self, round_id: int, deposit: int, evidence_hash: bytes = b"\x00" * 32
-    ) -> TxResult:
-        self._pay(self.round_manager, deposit, "dispute deposit")
-        # The contract stores only a hash of the slash list: send the list and our index.
-        entries = self._round_slashes(round_id)
-        index = next((i for i, (p, _, _) in enumerate(entries) if p == self.address), None)
-        if index is None:
-            raise PreconditionError(
-                f"{self.address} was not slashed in round {round_id}: nothing to dispute"
-            )
-        receipt = self.round_manager.send(
-            self._me(),
-            "disputeSlash",
-            round_id,
-            [list(e) for e in entries],
-            index,
-            deposit,
-            evidence_hash,
-        )
-        ev = self.round_manager.events_in(receipt, "DisputeOpened")
-        return TxResult(receipt, value=int(ev[0]["disputeId"]))
-
-    def dispute_result(
-        self, round_id: int, deposit: int, evidence_hash: bytes = b"\x00" * 32
-    ) -> TxResult:
-        self._pay(self.round_manager, deposit, "dispute deposit")
-        receipt = self.round_manager.send(
-            self._me(), "disputeResult", round_id, deposit, evidence_hash
-        )
-        ev = self.round_manager.events_in(receipt, "DisputeOpened")
-        return TxResult(receipt, value=int(ev[0]["disputeId"]))
-
-    def resolve_dispute(self, dispute_id: int, uphold: bool, compensation: int = 0) -> TxResult:
-        if self.get_dispute(dispute_id).status in (DisputeStatus.UPHELD, DisputeStatus.REJECTED):
-            return TxResult(None, already_applied=True)
-        return TxResult(
-            self.round_manager.send(self._me(), "resolveDispute", dispute_id, uphold, compensation)
-        )
-
-    def get_dispute(self, dispute_id: int) -> DisputeInfo:
-        d = self.round_manager.call("getDispute", dispute_id)
-        return DisputeInfo(
-            dispute_id=dispute_id,
-            round_id=int(d[0]),
-            disputer=to_checksum_address(d[1]),
-            kind=DisputeKind(int(d[2])),
-            status=DisputeStatus(int(d[3])),
-            participant=to_checksum_address(d[4]),
-            deposit=int(d[5]),
-            slash_amount=int(d[6]),
-        )
-
-
-def _sorted_slashes(slashes: Sequence[SlashEvidence]) -> list[SlashEvidence]:
+def sorted_slashes(slashes: Sequence[SlashEvidence]) -> list[SlashEvidence]:
     """Ascending participant address: the order the contract requires (no duplicates)."""
     return sorted(slashes, key=lambda e: int(e.participant, 16))

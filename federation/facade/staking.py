@@ -1,23 +1,41 @@
-"""Participant staking, coordinator bonds and the reward pool."""
+"""Participant staking (per-request unbonding, strikes, jail), coordinator bonds, the reward
+pool and the treasury's pull payment."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_utils import to_checksum_address
 
+from federation.errors import PreconditionError
 from federation.facade.base import LedgerBase
 from federation.protocol.eip712 import NodeBinding, sign_node_binding, verify_node_binding
 from federation.types import (
     CoordinatorInfo,
+    JailPolicy,
     PoolInfo,
     RoundConfig,
     StakeInfo,
     StakingParams,
     TxResult,
+    UnbondRequest,
 )
 
 
+def _stake_info(raw: Any, requests: tuple[UnbondRequest, ...] | None) -> StakeInfo:
+    active, strikes, jailed_from, jailed_until, unbonding = raw
+    return StakeInfo(
+        int(active),
+        int(unbonding),
+        int(strikes),
+        int(jailed_from),
+        int(jailed_until),
+        requests,
+    )
+
+
 class StakingMixin(LedgerBase):
-    """stake / top-up / unbond / withdraw; bonds; reward pool."""
+    """stake / top-up / unbond / withdraw; jail; bonds; reward pool; treasury."""
 
     # -- staking --------------------------------------------------------------------------
     def stake(self, amount: int) -> TxResult:
@@ -30,32 +48,65 @@ class StakingMixin(LedgerBase):
         return TxResult(self.stake_manager.send(self._me(), "topUp", amount))
 
     def request_unbond(self, amount: int) -> TxResult:
-        return TxResult(self.stake_manager.send(self._me(), "requestUnbond", amount))
+        """Queue ``amount`` for withdrawal; ``value`` is this request's own release time."""
+        receipt = self.stake_manager.send(self._me(), "requestUnbond", amount)
+        ev = self.stake_manager.events_in(receipt, "UnbondRequested")
+        return TxResult(receipt, value=int(ev[0]["releaseAt"]) if ev else None)
 
     def withdraw(self) -> TxResult:
+        """Withdraw every released unbond request; ``value`` is the amount paid.
+
+        Nothing released yet raises ``NothingToWithdraw`` whose ``releaseAt`` is the
+        earliest pending request's release time (0 when none is pending)."""
         receipt = self.stake_manager.send(self._me(), "withdraw")
         ev = self.stake_manager.events_in(receipt, "Withdrawn")
         return TxResult(receipt, value=int(ev[0]["amount"]) if ev else 0)
 
     def stake_of(self, account: str | None = None) -> StakeInfo:
-        active, unbonding, release = self.stake_manager.call("stakeOf", account or self.address)
-        return StakeInfo(int(active), int(unbonding), int(release))
+        """Balances, strikes, jail window and every pending unbond request of ``account``."""
+        who = account or self.address
+        return _stake_info(
+            self.stake_manager.call("stakeOf", who), tuple(self.unbond_requests(who))
+        )
 
-    def is_eligible(self, account: str | None = None) -> bool:
-        return bool(self.stake_manager.call("isEligible", account or self.address))
+    def unbond_requests(self, account: str | None = None) -> list[UnbondRequest]:
+        """Pending unbond requests, each with its own release time (contract order)."""
+        rows = self.stake_manager.call("unbondRequests", account or self.address)
+        return [UnbondRequest(int(a), int(t)) for a, t in rows]
+
+    def withdrawable(self, account: str | None = None) -> int:
+        """Unbonding stake of ``account`` that ``withdraw`` would pay now."""
+        return int(self.stake_manager.call("withdrawable", account or self.address))
+
+    def is_eligible(self, account: str | None = None, round_id: int | None = None) -> bool:
+        """Whether ``account`` may be selected for ``round_id`` (default: the next round):
+        active stake ≥ minimum and not jailed for that round."""
+        who = account or self.address
+        if round_id is None:
+            return bool(self.stake_manager.call("isEligible", who))
+        return bool(self.stake_manager.call("isEligibleFor", who, round_id))
 
     def stakes_of(self, accounts: list[str]) -> dict[str, StakeInfo]:
-        """``stake_of`` for many accounts in one batched request (where the RPC allows)."""
+        """``stake_of`` without the unbond requests (``requests`` None) for many accounts,
+        in one batched request where the RPC allows."""
         rows = self.stake_manager.call_many("stakeOf", [(a,) for a in accounts])
-        return {
-            a: StakeInfo(int(r[0]), int(r[1]), int(r[2]))
-            for a, r in zip(accounts, rows, strict=True)
-        }
+        return {a: _stake_info(r, None) for a, r in zip(accounts, rows, strict=True)}
 
-    def eligibility(self, accounts: list[str]) -> dict[str, bool]:
+    def eligibility(self, accounts: list[str], round_id: int | None = None) -> dict[str, bool]:
         """``is_eligible`` for many accounts in one batched request (where the RPC allows)."""
-        rows = self.stake_manager.call_many("isEligible", [(a,) for a in accounts])
+        if round_id is None:
+            rows = self.stake_manager.call_many("isEligible", [(a,) for a in accounts])
+        else:
+            rows = self.stake_manager.call_many("isEligibleFor", [(a, round_id) for a in accounts])
         return {a: bool(r) for a, r in zip(accounts, rows, strict=True)}
+
+    def jail_policy(self) -> JailPolicy:
+        strikes, rounds = self.stake_manager.call("jailPolicy")
+        return JailPolicy(int(strikes), int(rounds))
+
+    def set_jail_policy(self, policy: JailPolicy) -> TxResult:
+        """Set K strikes to jail (0: judged slashes never jail) and the jail term (admin)."""
+        return TxResult(self.stake_manager.send(self._me(), "setJailPolicy", policy.as_tuple()))
 
     def sign_node_binding(
         self, flower_node_id: int, run_id: bytes, expiry: int, nonce: bytes = b"\x00" * 32
@@ -101,8 +152,11 @@ class StakingMixin(LedgerBase):
         return TxResult(self.round_manager.send(self._me(), "withdrawBond", amount))
 
     def coordinator_info(self, coordinator: str | None = None) -> CoordinatorInfo:
-        bond, open_rounds = self.round_manager.call("coordinatorInfo", coordinator or self.address)
-        return CoordinatorInfo(int(bond), int(open_rounds))
+        """Bond, unsettled rounds and the budgets they hold (bounded by bond × multiple)."""
+        bond, open_rounds, locked = self.round_manager.call(
+            "coordinatorInfo", coordinator or self.address
+        )
+        return CoordinatorInfo(int(bond), int(open_rounds), int(locked))
 
     def pool_info(self) -> PoolInfo:
         rm = self.round_manager
@@ -110,19 +164,34 @@ class StakingMixin(LedgerBase):
             reward_pool=int(rm.call("rewardPool")),
             total_bonds=int(rm.call("totalBonds")),
             total_dispute_deposits=int(rm.call("totalDisputeDeposits")),
+            treasury_owed=int(rm.call("treasuryOwed")),
         )
 
     def round_config(self) -> RoundConfig:
-        c = self.round_manager.call("config")
-        return RoundConfig(
-            int(c[0]),
-            int(c[1]),
-            int(c[2]),
-            int(c[3]),
-            int(c[4]),
-            int(c[5]),
-            to_checksum_address(c[6]),
-        )
+        return RoundConfig.from_tuple(self.round_manager.call("config"))
 
     def set_round_config(self, config: RoundConfig) -> TxResult:
         return TxResult(self.round_manager.send(self._me(), "setConfig", config.as_tuple()))
+
+    # -- treasury -------------------------------------------------------------------------
+    def treasury_owed(self) -> int:
+        """Settled slashes owed to the treasury and not yet pulled."""
+        return int(self.round_manager.call("treasuryOwed"))
+
+    def claim_treasury(self) -> TxResult:
+        """Pull what the treasury is owed (only the configured treasury); ``value`` = paid.
+
+        Treasury payments are pulled so a treasury that cannot receive never blocks a
+        round's settlement."""
+        treasury = self.round_config().treasury
+        if treasury != self.address:
+            raise PreconditionError(
+                f"only the treasury {treasury} can pull the treasury's share, not "
+                f"{self.address}: run `fedstake treasury claim` with the treasury's key"
+            )
+        owed = self.treasury_owed()
+        if owed == 0:
+            return TxResult(None, already_applied=True, value=0)
+        receipt = self.round_manager.send(self._me(), "claimTreasury")
+        ev = self.round_manager.events_in(receipt, "TreasuryClaimed")
+        return TxResult(receipt, value=int(ev[0]["amount"]) if ev else owed)
