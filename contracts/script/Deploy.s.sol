@@ -197,20 +197,28 @@ contract Deploy {
     function _checkKeys(Keys memory k) internal view {
         address[4] memory who = [k.admin, k.coordinator, k.arbiter, k.treasury];
         string[4] memory names = ["admin", "coordinator", "arbiter", "treasury"];
+        string memory shared;
+        address first;
         for (uint256 i; i < 4; ++i) {
             for (uint256 j = i + 1; j < 4; ++j) {
                 if (who[i] != who[j]) continue;
-                string memory roles = string.concat(names[i], " = ", names[j]);
-                if (!_isDevChain()) revert RoleKeysNotDistinct(roles, who[i], block.chainid);
-                _log(string.concat(
-                    "WARNING (development chain only): role keys coincide: ",
-                    roles,
-                    ". An arbiter cannot decide disputes over its own rounds and a treasury that coordinates is paid",
-                    " by its own slashes. Set COORDINATOR, ARBITER and TREASURY to distinct keys; on any other chain",
-                    " this is an error."
-                ));
+                string memory pair = string.concat(names[i], " = ", names[j]);
+                if (bytes(shared).length == 0) {
+                    shared = pair;
+                    first = who[i];
+                } else {
+                    shared = string.concat(shared, ", ", pair);
+                }
             }
         }
+        if (bytes(shared).length == 0) return;
+        if (!_isDevChain()) revert RoleKeysNotDistinct(shared, first, block.chainid);
+        _log("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+        _log(string.concat("WARNING (development chain only): role keys coincide: ", shared, "."));
+        _log("An arbiter cannot decide disputes over rounds it coordinates (they take their default outcome),");
+        _log("and a treasury that coordinates is paid by its own slashes. Set COORDINATOR, ARBITER and TREASURY");
+        _log("to distinct keys; on any other chain this deployment is refused.");
+        _log("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
     }
 
     function _isDevChain() internal view returns (bool) {

@@ -5,8 +5,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {IAccessControlDefaultAdminRules} from
     "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
 import {StakeFixture, StakeMockRoundManager} from "./mocks/StakeMocks.sol";
-import {Test} from "./utils/Test.sol";
-import {GovDrainer, GovForwarder} from "./mocks/GovMocks.sol";
+import {GovDrainer, GovForwarder, GovTimelockHelpers} from "./mocks/GovMocks.sol";
 import {StakeManagerV2} from "./mocks/V2Mocks.sol";
 import {Fixture} from "./utils/Fixture.sol";
 import {FedstakeBase} from "../src/FedstakeBase.sol";
@@ -17,57 +16,9 @@ import {IStakeManager} from "../src/interfaces/IStakeManager.sol";
 import {IRoundManager} from "../src/interfaces/IRoundManager.sol";
 import {Deploy} from "../script/Deploy.s.sol";
 
-/// @notice Timelock helpers shared by the governance tests (OpenZeppelin's TimelockController, proposer and
-///         executor `gov`).
-abstract contract TimelockHelpers is Test {
-    bytes32 internal constant IMPL_SLOT = 0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc;
-
-    function _newTimelock(uint256 delay, address gov) internal returns (TimelockController) {
-        address[] memory who = new address[](1);
-        who[0] = gov;
-        return new TimelockController(delay, who, who, address(0));
-    }
-
-    function _schedule(TimelockController tl, address gov, address target, bytes memory data, bytes32 salt) internal {
-        uint256 delay = tl.getMinDelay();
-        vm.prank(gov);
-        tl.schedule(target, 0, data, bytes32(0), salt, delay);
-    }
-
-    function _execute(TimelockController tl, address gov, address target, bytes memory data, bytes32 salt) internal {
-        vm.prank(gov);
-        tl.execute(target, 0, data, bytes32(0), salt);
-    }
-
-    /// @dev Schedule, wait the timelock's delay, execute.
-    function _viaTimelock(TimelockController tl, address gov, address target, bytes memory data, bytes32 salt) internal {
-        _schedule(tl, gov, target, data, salt);
-        vm.warp(block.timestamp + tl.getMinDelay());
-        _execute(tl, gov, target, data, salt);
-    }
-
-    /// @dev The deploy script's hand-over: the admin begins the transfer, the timelock accepts it after its delay.
-    function _handAdmin(address proxy, address admin_, TimelockController tl, address gov) internal {
-        vm.prank(admin_);
-        IAccessControlDefaultAdminRules(proxy).beginDefaultAdminTransfer(address(tl));
-        vm.warp(block.timestamp + 1);
-        _viaTimelock(
-            tl,
-            gov,
-            proxy,
-            abi.encodeCall(IAccessControlDefaultAdminRules.acceptDefaultAdminTransfer, ()),
-            keccak256(abi.encode("accept", proxy))
-        );
-    }
-
-    function _implOf(address proxy) internal view returns (address) {
-        return address(uint160(uint256(vm.load(proxy, IMPL_SLOT))));
-    }
-}
-
 /// @notice Governance over the StakeManager alone (mock RoundManagers): who may upgrade it or switch its
 ///         RoundManager, when, and that participants can leave before such a change takes effect.
-contract GovernanceStakeTest is StakeFixture, TimelockHelpers {
+contract GovernanceStakeTest is StakeFixture, GovTimelockHelpers {
     address internal gov = makeAddr("gov");
     GovDrainer internal drainer;
 
@@ -310,7 +261,7 @@ contract GovFaucetTest is StakeFixture {
 
 /// @notice Governance over the whole system (real RoundManager, FaultVerifier, ProvenanceRegistry) and the
 ///         deploy script.
-contract GovernanceSystemTest is Fixture, TimelockHelpers {
+contract GovernanceSystemTest is Fixture, GovTimelockHelpers {
     address internal gov = makeAddr("gov");
 
     function _proxies() internal view returns (address[] memory t) {
@@ -331,7 +282,7 @@ contract GovernanceSystemTest is Fixture, TimelockHelpers {
     function _upgradeData(uint256 i) internal returns (bytes memory) {
         address impl;
         if (i == 0) impl = address(new StakeManagerV2());
-        else if (i == 1) impl = deployCode("RoundManagerV2.sol:RoundManagerV2");
+        else if (i == 1) impl = deployCode("RoundManager.sol:RoundManager"); // src: always compiled
         else impl = address(new ProvenanceRegistry());
         return abi.encodeCall(sm.upgradeToAndCall, (impl, ""));
     }
@@ -449,14 +400,16 @@ contract GovernanceSystemTest is Fixture, TimelockHelpers {
             assertEq(p.defaultAdmin(), k.admin, "deployer until accepted");
             payloads[i] = abi.encodeCall(IAccessControlDefaultAdminRules.acceptDefaultAdminTransfer, ());
         }
-        bytes32 op = tl.hashOperationBatch(t, new uint256[](3), payloads, bytes32(0), dep.ACCEPT_ADMIN_SALT());
+        bytes32 salt = dep.ACCEPT_ADMIN_SALT();
+        assertEq(salt, keccak256("fedstake/accept-default-admin/v1"), "salt shared with federation/deploy.py");
+        bytes32 op = tl.hashOperationBatch(t, new uint256[](3), payloads, bytes32(0), salt);
         assertTrue(tl.isOperationPending(op), "accept batch scheduled");
         IRoundManager r = IRoundManager(d.roundManager);
         assertEq(r.config().treasury, makeAddr("t"), "treasury");
         assertEq(r.faultVerifier(), d.faultVerifier, "fault verifier");
         vm.warp(block.timestamp + UNBONDING + 1 days);
         vm.prank(k.admin);
-        tl.executeBatch(t, new uint256[](3), payloads, bytes32(0), dep.ACCEPT_ADMIN_SALT());
+        tl.executeBatch(t, new uint256[](3), payloads, bytes32(0), salt);
         for (uint256 i; i < 3; ++i) {
             assertEq(IAccessControlDefaultAdminRules(t[i]).defaultAdmin(), d.timelock, "timelock is admin");
         }

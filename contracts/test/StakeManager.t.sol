@@ -757,9 +757,9 @@ contract StakeManagerTest is StakeFixture {
         assertStakeAccounting();
     }
 
-    function _releasedIn(IStakeManager.UnbondRequest[] memory r, uint256 at) internal pure returns (uint256 t) {
+    function _releasedIn(IStakeManager.UnbondRequest[] memory r, uint256 time) internal pure returns (uint256 t) {
         for (uint256 i; i < r.length; ++i) {
-            if (r[i].releaseAt <= at) t += r[i].amount;
+            if (r[i].releaseAt <= time) t += r[i].amount;
         }
     }
 

@@ -3,11 +3,15 @@ pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {Fixture} from "./utils/Fixture.sol";
 import {Merkle} from "./utils/Merkle.sol";
 import {IRoundManager} from "../src/interfaces/IRoundManager.sol";
 import {ProvenanceRegistry} from "../src/ProvenanceRegistry.sol";
+import {FedstakeBase} from "../src/FedstakeBase.sol";
+import {FedstakeProtocol as P} from "../src/libraries/FedstakeProtocol.sol";
 import {StakeManagerV2} from "./mocks/V2Mocks.sol";
+import {GovTimelockHelpers} from "./mocks/GovMocks.sol";
 
 interface IRoundManagerV2 {
     function initializeV2(uint256 note_) external;
@@ -15,34 +19,56 @@ interface IRoundManagerV2 {
     function version() external pure returns (string memory);
 }
 
-contract UpgradeTest is Fixture {
-    bytes32 internal constant IMPL_SLOT = 0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc;
+/// @notice UUPS upgrades keep state; they go through a TimelockController slower than the unbonding delay
+///         (the deploy script's governance), never through the admin key alone.
+contract UpgradeTest is Fixture, GovTimelockHelpers {
+    address internal gov = makeAddr("gov");
+    TimelockController internal tl;
 
-    function _state() internal returns (uint256 id) {
+    function setUp() public override {
+        super.setUp();
+        tl = _newTimelock(UNBONDING + 1 days, gov);
+        _handAdmin(address(sm), admin, tl, gov);
+        _handAdmin(address(rm), admin, tl, gov);
+        _handAdmin(address(reg), admin, tl, gov);
+    }
+
+    function _upgrade(address proxy, address impl, bytes memory init) internal {
+        _viaTimelock(tl, gov, proxy, abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (impl, init)), 0);
+    }
+
+    function _resultRoot(uint256 id) internal view returns (bytes32) {
+        return P.resultLeaf(id, parts[0], keccak256(abi.encode("update", id, 0)), 500_000, 50e18);
+    }
+
+    /// @dev A finalized round with one judged slash (parts[1], 10 %) and one reward (parts[0], 50).
+    function _state() internal returns (uint256 id, IRoundManager.RoundParams memory p) {
         for (uint256 i; i < 4; ++i) {
             stakeAs(parts[i], 500e18);
         }
         bondAndFund();
-        IRoundManager.RoundParams memory p;
         (id, p) = openWith(100e18);
         IRoundManager.SlashEvidence[] memory s = new IRoundManager.SlashEvidence[](1);
         s[0] = evidence(1, id, p, 1_000);
-        uint256[] memory r = new uint256[](1);
-        r[0] = 50e18;
-        bytes32 root = resultLeaves(id, r)[0];
+        IRoundManager.RoundResult memory r = IRoundManager.RoundResult({
+            aggregateHash: keccak256("agg"),
+            resultsRoot: _resultRoot(id),
+            totalRewards: 50e18,
+            decisionHash: keccak256("decision"),
+            artifactsURI: "cas://decision"
+        });
         vm.prank(coordinator);
-        rm.finalizeRound(id, p, keccak256("agg"), root, 50e18, s);
+        rm.finalizeRound(id, p, r, s);
     }
 
     function test_upgradeRoundManager_keepsState() public {
-        uint256 id = _state();
+        (uint256 id, IRoundManager.RoundParams memory p) = _state();
         IRoundManager.Round memory before = rm.getRound(id);
         uint256 pool = rm.rewardPool();
-        bytes32 sep = rm.commitmentDigest(1, parts[0], 0, 0, 0);
+        bytes32 digest = rm.commitmentDigest(1, parts[0], 0, 0, 0);
         address impl = deployCode("RoundManagerV2.sol:RoundManagerV2");
-        vm.prank(admin);
-        rm.upgradeToAndCall(impl, abi.encodeCall(IRoundManagerV2.initializeV2, (7)));
-        assertEq(address(uint160(uint256(vm.load(address(rm), IMPL_SLOT)))), impl, "impl");
+        _upgrade(address(rm), impl, abi.encodeCall(IRoundManagerV2.initializeV2, (7)));
+        assertEq(_implOf(address(rm)), impl, "impl");
         assertEq(IRoundManagerV2(address(rm)).note(), 7, "new field");
         assertEq(keccak256(bytes(IRoundManagerV2(address(rm)).version())), keccak256("2"), "new fn");
         IRoundManager.Round memory afterR = rm.getRound(id);
@@ -50,29 +76,53 @@ contract UpgradeTest is Fixture {
         assertEq(rm.rewardPool(), pool, "pool kept");
         assertEq(rm.getRound(id).slashedTotal, 50e18, "slash kept");
         assertTrue(rm.hasRole(rm.COORDINATOR_ROLE(), coordinator), "roles kept");
-        assertEq(rm.commitmentDigest(1, parts[0], 0, 0, 0), sep, "domain kept");
+        assertEq(rm.commitmentDigest(1, parts[0], 0, 0, 0), digest, "domain kept");
         assertEq(rm.config().treasury, treasury, "config kept");
-        // the upgraded contract keeps working
-        vm.warp(block.timestamp + WINDOW + 1);
+        assertEq(rm.faultVerifier(), address(fv), "fault verifier kept");
+        // the upgraded contract keeps working (the round finalized before the timelock's delay passed)
+        if (block.timestamp <= rm.getRound(id).challengeDeadline) vm.warp(rm.getRound(id).challengeDeadline + 1);
         rm.settleRound(id);
-        uint256[] memory r = new uint256[](1);
-        r[0] = 50e18;
-        rm.claim(id, parts[0], keccak256(abi.encode("update", id, 0)), 500_000, 50e18, new bytes32[](0));
+        _claimFirst(id, p);
         assertTrue(rm.isClaimed(id, parts[0]), "claim after upgrade");
+    }
+
+    /// @dev Claim parts[0]'s reward (the only leaf of the results sum tree: its own root).
+    function _claimFirst(uint256 id, IRoundManager.RoundParams memory p) internal {
+        rm.claim(
+            id,
+            parts[0],
+            keccak256(abi.encode("update", id, 0)),
+            500_000,
+            50e18,
+            p,
+            Merkle.proof(participantLeaves(id, parts), 0),
+            IRoundManager.SumProof({index: 0, hashes: new bytes32[](0), sums: new uint256[](0)})
+        );
     }
 
     function test_upgradeStakeManager_keepsState() public {
         _state();
+        vm.prank(parts[2]);
+        sm.requestUnbond(100e18);
         uint256 total = sm.totalStaked();
         uint256 locked = sm.totalLocked();
         StakeManagerV2 impl = new StakeManagerV2();
-        vm.prank(admin);
-        sm.upgradeToAndCall(address(impl), "");
+        _upgrade(address(sm), address(impl), "");
         assertEq(keccak256(bytes(StakeManagerV2(address(sm)).version())), keccak256("2"), "v2");
         assertEq(sm.totalStaked(), total, "total");
         assertEq(sm.totalLocked(), locked, "locked");
         assertEq(sm.stakeOf(parts[1]).active, 450e18, "stake");
+        assertEq(sm.stakeOf(parts[1]).strikes, 1, "strike");
+        assertEq(sm.unbondRequests(parts[2]).length, 1, "unbond request");
         assertEq(sm.roundManager(), address(rm), "wiring");
+        assertEq(sm.jailPolicy().strikesToJail, 3, "jail policy");
+    }
+
+    function test_upgrade_registry() public {
+        ProvenanceRegistry impl = new ProvenanceRegistry();
+        _upgrade(address(reg), address(impl), "");
+        assertEq(_implOf(address(reg)), address(impl), "impl");
+        assertEq(reg.roundManager(), address(rm), "wiring kept");
     }
 
     function test_upgrade_revertsNonAdmin() public {
@@ -94,13 +144,10 @@ contract UpgradeTest is Fixture {
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
         );
         reg.upgradeToAndCall(address(impl3), "");
-    }
-
-    function test_upgrade_registry() public {
-        ProvenanceRegistry impl = new ProvenanceRegistry();
+        // the former admin key is no admin any more
         vm.prank(admin);
-        reg.upgradeToAndCall(address(impl), "");
-        assertEq(address(uint160(uint256(vm.load(address(reg), IMPL_SLOT)))), address(impl), "impl");
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, admin, bytes32(0)));
+        reg.upgradeToAndCall(address(impl3), "");
     }
 
     function test_upgrade_revertsOnImplementationDirectly() public {
@@ -109,5 +156,23 @@ contract UpgradeTest is Fixture {
         vm.prank(admin);
         vm.expectRevert(UUPSUpgradeable.UUPSUnauthorizedCallContext.selector);
         impl.upgradeToAndCall(address(other), "");
+    }
+}
+
+/// @notice Before the hand-over the admin is still a key: it cannot upgrade (not a timelock).
+contract UpgradeByKeyTest is Fixture {
+    function test_upgrade_revertsForAdminKey() public {
+        address impl = deployCode("RoundManagerV2.sol:RoundManagerV2");
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(FedstakeBase.GovernanceNotTimelocked.selector, admin));
+        rm.upgradeToAndCall(impl, "");
+        StakeManagerV2 impl2 = new StakeManagerV2();
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(FedstakeBase.GovernanceNotTimelocked.selector, admin));
+        sm.upgradeToAndCall(address(impl2), "");
+        ProvenanceRegistry impl3 = new ProvenanceRegistry();
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(FedstakeBase.GovernanceNotTimelocked.selector, admin));
+        reg.upgradeToAndCall(address(impl3), "");
     }
 }

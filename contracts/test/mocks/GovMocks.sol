@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {IAccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
+import {Test} from "../utils/Test.sol";
 import {IStakeManager} from "../../src/interfaces/IStakeManager.sol";
 import {IRoundTiming} from "../../src/interfaces/IRoundTiming.sol";
 
@@ -39,5 +43,53 @@ contract GovForwarder {
                 revert(add(ret, 32), mload(ret))
             }
         }
+    }
+}
+
+/// @notice Timelock helpers shared by the governance tests (OpenZeppelin's TimelockController, proposer and
+///         executor `gov`).
+abstract contract GovTimelockHelpers is Test {
+    bytes32 internal constant IMPL_SLOT = 0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc;
+
+    function _newTimelock(uint256 delay, address gov) internal returns (TimelockController) {
+        address[] memory who = new address[](1);
+        who[0] = gov;
+        return new TimelockController(delay, who, who, address(0));
+    }
+
+    function _schedule(TimelockController tl, address gov, address target, bytes memory data, bytes32 salt) internal {
+        uint256 delay = tl.getMinDelay();
+        vm.prank(gov);
+        tl.schedule(target, 0, data, bytes32(0), salt, delay);
+    }
+
+    function _execute(TimelockController tl, address gov, address target, bytes memory data, bytes32 salt) internal {
+        vm.prank(gov);
+        tl.execute(target, 0, data, bytes32(0), salt);
+    }
+
+    /// @dev Schedule, wait the timelock's delay, execute.
+    function _viaTimelock(TimelockController tl, address gov, address target, bytes memory data, bytes32 salt) internal {
+        _schedule(tl, gov, target, data, salt);
+        vm.warp(block.timestamp + tl.getMinDelay());
+        _execute(tl, gov, target, data, salt);
+    }
+
+    /// @dev The deploy script's hand-over: the admin begins the transfer, the timelock accepts it after its delay.
+    function _handAdmin(address proxy, address admin_, TimelockController tl, address gov) internal {
+        vm.prank(admin_);
+        IAccessControlDefaultAdminRules(proxy).beginDefaultAdminTransfer(address(tl));
+        vm.warp(block.timestamp + 1);
+        _viaTimelock(
+            tl,
+            gov,
+            proxy,
+            abi.encodeCall(IAccessControlDefaultAdminRules.acceptDefaultAdminTransfer, ()),
+            keccak256(abi.encode("accept", proxy))
+        );
+    }
+
+    function _implOf(address proxy) internal view returns (address) {
+        return address(uint160(uint256(vm.load(proxy, IMPL_SLOT))));
     }
 }

@@ -119,7 +119,7 @@ abstract contract StakeFixture is Test {
         }
     }
 
-    /// @dev Unbonding stake of `who` released by time `at`.
+    /// @dev Unbonding stake of `who` released by time `time`.
     function releasedBy(address who, uint256 time) internal view returns (uint256 t) {
         IStakeManager.UnbondRequest[] memory r = sm.unbondRequests(who);
         for (uint256 i; i < r.length; ++i) {
