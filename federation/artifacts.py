@@ -24,12 +24,19 @@ from federation.foundry import SETUP_HINT, find_tool
 ABI_VERSION = "1.0.0"
 
 #: Deployable contracts: (contract name, source file under contracts/src or its out/ folder).
+#: TimelockController is OpenZeppelin's (compiled through contracts/src/Timelock.sol): the
+#: admin of the upgradeable contracts. SumTreeHarness (contracts/test/mocks) is test-only: it
+#: exposes the SumTree library so tests/test_sum_tree.py runs the on-chain code from a clean
+#: clone without forge.
 CONTRACTS: tuple[tuple[str, str], ...] = (
     ("StakeManager", "StakeManager.sol"),
     ("RoundManager", "RoundManager.sol"),
     ("ProvenanceRegistry", "ProvenanceRegistry.sol"),
     ("FedToken", "FedToken.sol"),
     ("ERC1967Proxy", "ERC1967Proxy.sol"),
+    ("FaultVerifier", "FaultVerifier.sol"),
+    ("TimelockController", "TimelockController.sol"),
+    ("SumTreeHarness", "SumTreeHarness.sol"),
 )
 
 PACKAGE = "federation"  # files live in federation/artifacts/ (package data)
