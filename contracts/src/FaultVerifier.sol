@@ -149,44 +149,47 @@ contract FaultVerifier is IFaultVerifier {
         pos = index - 1 > type(uint64).max || offset > type(uint64).max
             ? type(uint256).max
             : (index - 1) * e.chunkSize + offset;
-        uint256 count = _le(base + DOMAIN_TAG_LEN + 4, 4);
-        uint256 p = DOMAIN_TAG_LEN + 8;
-        uint256 total;
-        for (uint256 a; a < count; ++a) {
-            // name
-            if (p + 4 > len) revert BadHeader();
-            p += 4 + _le(base + p, 4);
-            // dtype
-            if (p + 4 > len) revert BadHeader();
-            uint256 dtypeLen = _le(base + p, 4);
-            p += 4;
-            if (p + dtypeLen > len) revert BadHeader();
-            uint256 itemSize;
-            if (dtypeLen == 3) {
-                uint256 d;
-                uint256 ptr = base + p;
-                assembly ("memory-safe") {
-                    d := shr(232, calldataload(ptr))
+        // p grows by < 2^36 per entry and stays ≤ len + 2^36 (checked each step); total < 2^64 · #entries
+        unchecked {
+            uint256 count = _le(base + DOMAIN_TAG_LEN + 4, 4);
+            uint256 p = DOMAIN_TAG_LEN + 8;
+            uint256 total;
+            for (uint256 a; a < count; ++a) {
+                // name
+                if (p + 4 > len) revert BadHeader();
+                p += 4 + _le(base + p, 4);
+                // dtype
+                if (p + 4 > len) revert BadHeader();
+                uint256 dtypeLen = _le(base + p, 4);
+                p += 4;
+                if (p + dtypeLen > len) revert BadHeader();
+                uint256 itemSize;
+                if (dtypeLen == 3) {
+                    uint256 d;
+                    uint256 ptr = base + p;
+                    assembly ("memory-safe") {
+                        d := shr(232, calldataload(ptr))
+                    }
+                    itemSize = d == DTYPE_F4 ? 4 : d == DTYPE_F8 ? 8 : d == DTYPE_F2 ? 2 : 0;
                 }
-                itemSize = d == DTYPE_F4 ? 4 : d == DTYPE_F8 ? 8 : d == DTYPE_F2 ? 2 : 0;
+                p += dtypeLen;
+                // shape
+                if (p + 4 > len) revert BadHeader();
+                p += 4 + 8 * _le(base + p, 4);
+                // nbytes
+                if (p + 8 > len) revert BadHeader();
+                uint256 nbytes = _le(base + p, 8);
+                p += 8;
+                if (!e.found && pos >= total && pos < total + nbytes) {
+                    e.found = true;
+                    e.itemSize = itemSize;
+                    e.arrayStart = total;
+                    e.arrayEnd = total + nbytes;
+                }
+                total += nbytes;
             }
-            p += dtypeLen;
-            // shape
-            if (p + 4 > len) revert BadHeader();
-            p += 4 + 8 * _le(base + p, 4);
-            // nbytes
-            if (p + 8 > len) revert BadHeader();
-            uint256 nbytes = _le(base + p, 8);
-            p += 8;
-            if (!e.found && pos >= total && pos < total + nbytes) {
-                e.found = true;
-                e.itemSize = itemSize;
-                e.arrayStart = total;
-                e.arrayEnd = total + nbytes;
-            }
-            total += nbytes;
+            if (p + 8 != len || _le(base + p, 8) != total) revert BadHeader();
         }
-        if (p + 8 != len || _le(base + p, 8) != total) revert BadHeader();
     }
 
     // ------------------------------------------------------------------ sha256 tree
@@ -242,49 +245,58 @@ contract FaultVerifier is IFaultVerifier {
         pure
         returns (uint256 variant, Leaf memory a, Leaf memory b, uint256 offset)
     {
-        uint256 n = proof.length;
-        if (n < 0x80 || _word(proof, 0x20) != 0x80) revert BadProofEncoding();
-        variant = _word(proof, 0);
-        offset = _word(proof, 0x60);
-        uint256 sizeA;
-        (a, sizeA) = _decodeLeaf(proof, 0x80);
-        uint256 offB = 0x80 + sizeA;
-        if (_word(proof, 0x40) != offB) revert BadProofEncoding();
-        uint256 sizeB;
-        (b, sizeB) = _decodeLeaf(proof, offB);
-        if (n != offB + sizeB) revert BadProofEncoding();
-        if (!(variant == NON_FINITE || (variant == HEADER_MISMATCH && offset == 0))) revert BadProofEncoding();
+        // every sum is of lengths already checked against proof.length
+        unchecked {
+            uint256 n = proof.length;
+            if (n < 0x80 || _word(proof, 0x20) != 0x80) revert BadProofEncoding();
+            variant = _word(proof, 0);
+            offset = _word(proof, 0x60);
+            uint256 sizeA;
+            (a, sizeA) = _decodeLeaf(proof, 0x80);
+            uint256 offB = 0x80 + sizeA;
+            if (_word(proof, 0x40) != offB) revert BadProofEncoding();
+            uint256 sizeB;
+            (b, sizeB) = _decodeLeaf(proof, offB);
+            if (n != offB + sizeB) revert BadProofEncoding();
+            if (!(variant == NON_FINITE || (variant == HEADER_MISMATCH && offset == 0))) revert BadProofEncoding();
+        }
     }
 
     /// @dev One canonical (uint256 index, bytes preimage, bytes32[] siblings) tuple at `t` (relative to the proof
     ///      start); returns it and its encoded size.
     function _decodeLeaf(bytes calldata proof, uint256 t) private pure returns (Leaf memory l, uint256 size) {
-        uint256 n = proof.length;
-        if (t + 0x80 > n || _word(proof, t + 0x20) != 0x60) revert BadProofEncoding();
-        l.index = _word(proof, t);
-        uint256 preLen = _word(proof, t + 0x60);
-        if (preLen > n) revert BadProofEncoding();
-        uint256 sibRel = 0x80 + _ceil32(preLen);
-        if (_word(proof, t + 0x40) != sibRel || t + sibRel + 0x20 > n) revert BadProofEncoding();
-        _requireZeroPadding(proof, t + 0x80, preLen);
-        uint256 nSib = _word(proof, t + sibRel);
-        if (nSib > n) revert BadProofEncoding();
-        size = sibRel + 0x20 + 32 * nSib;
-        if (t + size > n) revert BadProofEncoding();
-        uint256 start;
-        assembly ("memory-safe") {
-            start := proof.offset
+        // attacker-chosen lengths are checked ≤ proof.length before any arithmetic on them
+        unchecked {
+            uint256 n = proof.length;
+            if (t + 0x80 > n || _word(proof, t + 0x20) != 0x60) revert BadProofEncoding();
+            l.index = _word(proof, t);
+            uint256 preLen = _word(proof, t + 0x60);
+            if (preLen > n) revert BadProofEncoding();
+            uint256 sibRel = 0x80 + _ceil32(preLen);
+            if (_word(proof, t + 0x40) != sibRel || t + sibRel + 0x20 > n) revert BadProofEncoding();
+            _requireZeroPadding(proof, t + 0x80, preLen);
+            uint256 nSib = _word(proof, t + sibRel);
+            if (nSib > n) revert BadProofEncoding();
+            size = sibRel + 0x20 + 32 * nSib;
+            if (t + size > n) revert BadProofEncoding();
+            uint256 start;
+            assembly ("memory-safe") {
+                start := proof.offset
+            }
+            l.pre = start + t + 0x80;
+            l.preLen = preLen;
+            l.sib = start + t + sibRel + 0x20;
+            l.nSib = nSib;
         }
-        l.pre = start + t + 0x80;
-        l.preLen = preLen;
-        l.sib = start + t + sibRel + 0x20;
-        l.nSib = nSib;
     }
 
     /// @dev The bytes after a `len`-byte value at `rel` up to the next 32-byte boundary must be zero.
     function _requireZeroPadding(bytes calldata proof, uint256 rel, uint256 len) private pure {
-        uint256 rem = len & 31;
-        if (rem != 0 && _word(proof, rel + len - rem) << (8 * rem) != 0) revert BadProofEncoding();
+        // rel + len ≤ proof.length (checked by the caller)
+        unchecked {
+            uint256 rem = len & 31;
+            if (rem != 0 && _word(proof, rel + len - rem) << (8 * rem) != 0) revert BadProofEncoding();
+        }
     }
 
     /// @dev The 32-byte word at `rel` of `data`; the caller has checked rel + 32 ≤ data.length.
@@ -297,20 +309,21 @@ contract FaultVerifier is IFaultVerifier {
     /// @dev Little-endian unsigned integer of `k` ≤ 8 bytes at absolute calldata position `ptr` (bounds checked by
     ///      the caller).
     function _le(uint256 ptr, uint256 k) private pure returns (uint256 v) {
-        uint256 w;
         assembly ("memory-safe") {
-            w := calldataload(ptr)
+            v := shr(sub(256, shl(3, k)), calldataload(ptr))
         }
-        v = _reverseBytes(w >> (256 - 8 * k), k);
+        v = _reverseBytes(v, k);
     }
 
-    /// @dev Reverse the low `k` bytes of `v` (k ∈ {2, 4, 8}).
-    function _reverseBytes(uint256 v, uint256 k) private pure returns (uint256) {
-        v = ((v & 0xFF00FF00FF00FF00) >> 8) | ((v & 0x00FF00FF00FF00FF) << 8);
-        if (k == 2) return v;
-        v = ((v & 0xFFFF0000FFFF0000) >> 16) | ((v & 0x0000FFFF0000FFFF) << 16);
-        if (k == 4) return v;
-        return (v >> 32) | ((v & 0xFFFFFFFF) << 32);
+    /// @dev Reverse the low `k` bytes of `v` (k ∈ {2, 4, 8}; v < 2^(8k)).
+    function _reverseBytes(uint256 v, uint256 k) private pure returns (uint256 r) {
+        assembly ("memory-safe") {
+            r := or(shr(8, and(v, 0xFF00FF00FF00FF00)), shl(8, and(v, 0x00FF00FF00FF00FF)))
+            if gt(k, 2) {
+                r := or(shr(16, and(r, 0xFFFF0000FFFF0000)), shl(16, and(r, 0x0000FFFF0000FFFF)))
+                if gt(k, 4) { r := or(shr(32, r), shl(32, and(r, 0xFFFFFFFF))) }
+            }
+        }
     }
 
     function _ceil32(uint256 x) private pure returns (uint256) {
