@@ -80,6 +80,8 @@ contract FaultVerifier is IFaultVerifier {
             ctx.domainSeparator,
             P.commitmentStructHash(ctx.roundId, ctx.participant, ctx.globalModelHash, otherHash, uint64(otherExamples))
         );
+        // the ignored third value only details a failure; any error kind reverts below
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, sig);
         if (err != ECDSA.RecoverError.NoError || signer != ctx.participant) revert BadEquivocationSignature();
     }
