@@ -57,6 +57,16 @@ class ArtifactStore(Protocol):
 
     def get_named(self, name: str) -> dict[str, Any]: ...
 
+    def named_bytes(self, name: str) -> bytes:
+        """A named document's bytes exactly as stored: a round's decision hash on-chain is
+        keccak256 of these, so `verify` can tell an altered manifest."""
+        ...
+
+    def named_uri(self, name: str) -> str:
+        """Where anyone can fetch a named document (a round's manifest: the
+        artifactsURI committed at finalize)."""
+        ...
+
     def uri(self, digest: bytes) -> str:
         """Where anyone can fetch the object (goes on-chain in the provenance record)."""
         ...
@@ -144,11 +154,17 @@ class LocalArtifactStore:
         _write_atomic(self.named_path(name), json.dumps(doc, indent=2, sort_keys=True).encode())
 
     def get_named(self, name: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.named_bytes(name))
+        return doc
+
+    def named_bytes(self, name: str) -> bytes:
         path = self.named_path(name)
         if not path.exists():
             raise ArtifactError(f"{path.name} is not in the store {self.root}")
-        doc: dict[str, Any] = json.loads(path.read_text())
-        return doc
+        return path.read_bytes()
+
+    def named_uri(self, name: str) -> str:
+        return self.named_path(name).resolve().as_uri()
 
     def named_path(self, name: str) -> Path:
         if not name.replace("-", "").replace("_", "").isalnum():

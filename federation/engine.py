@@ -9,6 +9,11 @@ scripted coordinator call this class; simulations only replace the participants.
     settle_due()                                            → settle rounds past their window
     resume()                                                → finish what a crash left
 
+The decision itself is `federation.round_decision.decide`, which `verify` replays. Provable
+faults go to finalize with their proofs (checked locally first: a finalize never reverts on
+a proof), judged ones as pending, disputable slashes; finalize commits the keccak256 of the
+round's manifest as stored (the decision file `verify` replays) and the manifest's URI.
+
 Every step is journalled (`federation.journal`) before the next relies on it, and every
 on-chain write is idempotent (a finalize that already landed is detected), so a restarted
 coordinator finishes each round exactly once.
@@ -18,20 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from logging import getLogger
 from typing import Any
 
 import numpy as np
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
-from federation.aggregation import AggregateResult, Aggregator, load_state, state_of
+from federation.aggregation import Aggregator, load_state, state_of
 from federation.artifact_store import ArtifactStore
 from federation.crashpoints import crash_point
+from federation.errors import ConfigError
 from federation.journal import (
+    CANCELLED,
     CLAIMED,
     DECIDED,
     EXPIRED,
@@ -42,25 +47,41 @@ from federation.journal import (
     Journal,
 )
 from federation.ledger import Ledger
-from federation.protocol.eip712 import Commitment
+from federation.round_decision import (
+    Decided,
+    Timer,
+    build_results,
+    decide,
+    evidence_from_doc,
+    kept_replies,
+    slash_doc,
+    slash_evidence,
+    submission_doc,
+    submission_from_doc,
+)
 from federation.types import (
-    RewardEntry,
     RoundResults,
     RoundStatus,
     SlashEvidence,
     VersionInput,
 )
-from federation.validation import Exclusion, Submission, ValidUpdate, validate_submission
-from strategies.flower.arrays import ModelLayout, flatten
+from federation.validation import Exclusion, Submission
 from strategies.policy import PolicyConfig, RoundDecision
-from strategies.scoring_settle import SettlementState, decide_round
+from strategies.scoring_settle import SettlementState
 from strategies.scoring_types import RoundScores, ScoringConfig
 
 log = getLogger("fedstake.engine")
 
 Arrays = dict[str, np.ndarray]
 ZERO32 = b"\x00" * 32
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+OPEN_ATTEMPTS = 3  # openRound for the next id, again when another coordinator took it
+
+
+def contract_slash_bps(ledger: Ledger) -> tuple[int, int]:
+    """(provableSlashBps, maxJudgedSlashBps) of the deployment's RoundManager."""
+    cfg = ledger.round_config()
+    return int(cfg.provable_slash_bps), int(cfg.max_judged_slash_bps)
 
 
 def manifest_name(round_id: int) -> str:
@@ -119,6 +140,8 @@ class RoundOutcome:
     results: RoundResults
     slashes: tuple[SlashEvidence, ...]
     fallback: str | None
+    decision_hash: bytes = ZERO32
+    equivocations: tuple[str, ...] = ()
     gas: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     version_id: int = 0
@@ -131,6 +154,7 @@ class RoundOutcome:
             "excluded": float(len(self.exclusions)),
             "absent": float(len(self.absent)),
             "slashed": float(len(self.slashes)),
+            "equivocations": float(len(self.equivocations)),
             "rewards-wei": float(sum(self.decision.rewards.values())),
             "fallback": 1.0 if self.fallback else 0.0,
         }
@@ -142,157 +166,6 @@ class RoundOutcome:
         for k, v in self.seconds.items():
             m[f"seconds-{k}"] = float(v)
         return m
-
-
-@dataclass
-class _Timer:
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def __call__(self, what: str) -> Any:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - t0
-
-
-def decide(
-    round_id: int,
-    participants: Sequence[str],
-    submissions: Sequence[Submission],
-    *,
-    global_arrays: Mapping[str, np.ndarray],
-    global_model_hash: bytes,
-    domain: Any,
-    aggregator: Aggregator,
-    stakes: Mapping[str, int],
-    budget: int,
-    state: SettlementState | None,
-    scoring: ScoringConfig,
-    policy: PolicyConfig,
-    max_examples: int,
-    timer: _Timer | None = None,
-) -> tuple[
-    list[ValidUpdate],
-    list[Exclusion],
-    AggregateResult,
-    RoundScores | None,
-    RoundDecision,
-    SettlementState,
-]:
-    """The deterministic heart of a round, shared by the engine and `verify`.
-
-    Same inputs → same valid set, aggregate, scores and decision, bit for bit: replies
-    are processed in participant-address order whatever order they arrived in.
-    """
-    timer = timer or _Timer()
-    layout = ModelLayout.of(global_arrays)
-    valid: list[ValidUpdate] = []
-    exclusions: list[Exclusion] = []
-    with timer("validation"):
-        for sub in sorted(submissions, key=lambda s: s.participant.lower()):
-            out = validate_submission(
-                sub,
-                round_id=round_id,
-                domain=domain,
-                layout=layout,
-                global_model_hash=global_model_hash,
-                max_examples=max_examples,
-            )
-            (valid if isinstance(out, ValidUpdate) else exclusions).append(out)  # type: ignore[arg-type]
-    with timer("aggregation"):
-        if valid:
-            agg = aggregator.aggregate(round_id, global_arrays, valid)
-        else:  # nothing usable came back: the model stays, signed bad replies are slashed
-            agg = AggregateResult({k: np.array(v, copy=True) for k, v in global_arrays.items()})
-    with timer("scoring"):
-        g = flatten(global_arrays, layout)
-        deltas = np.stack([v.weights for v in valid]) - g if valid else np.empty((0, layout.dim))
-        upstream = {e.participant: e.reason for e in exclusions if e.reason is not None}
-        scores, decision, after = decide_round(
-            round_id,
-            deltas,
-            [v.participant for v in valid],
-            {p: int(stakes[p]) for p in participants},
-            budget,
-            state,
-            upstream=upstream,
-            scoring_config=scoring,
-            policy_config=policy,
-        )
-    return valid, exclusions, agg, scores, decision, after
-
-
-def build_results(
-    round_id: int,
-    participants: Sequence[str],
-    submissions: Sequence[Submission],
-    exclusions: Sequence[Exclusion],
-    decision: RoundDecision,
-) -> RoundResults:
-    """One leaf per selected participant; the update hash is the one they signed (zero
-    when they sent no valid signature)."""
-    signed = _signed_commitments(submissions, exclusions)
-    entries = [
-        RewardEntry(
-            participant=p,
-            update_hash=_committed_hash(signed.get(p)),
-            score=decision.scores_ppm.get(p, 0),
-            reward=decision.rewards.get(p, 0),
-        )
-        for p in participants
-    ]
-    return RoundResults.build(round_id, entries)
-
-
-def _committed_hash(sub: Submission | None) -> bytes:
-    if sub is None or sub.commitment is None:
-        return ZERO32
-    return bytes(sub.commitment.update_hash)
-
-
-_UNSIGNED_CODES = {"unsigned", "bad-signature", "wrong-signer", "replayed", "stale-model"}
-
-
-def _signed_commitments(
-    submissions: Sequence[Submission], exclusions: Sequence[Exclusion]
-) -> dict[str, Submission]:
-    """Submissions whose signature is valid for this round (usable as evidence)."""
-    unsigned = {e.participant for e in exclusions if e.code in _UNSIGNED_CODES}
-    return {
-        s.participant: s
-        for s in submissions
-        if s.participant not in unsigned and s.commitment is not None
-    }
-
-
-def slash_evidence(
-    round_id: int,
-    participants: Sequence[str],
-    submissions: Sequence[Submission],
-    exclusions: Sequence[Exclusion],
-    decision: RoundDecision,
-) -> tuple[SlashEvidence, ...]:
-    """Each slash carries the participant's own signed commitment and selection proof."""
-    tree = Ledger.participants_tree(round_id, participants)
-    signed = _signed_commitments(submissions, exclusions)
-    out = []
-    for s in decision.slashes:
-        sub = signed.get(s.participant)
-        if sub is None or sub.commitment is None or sub.signature is None:
-            log.warning("round %d: no signed commitment of %s to slash", round_id, s.participant)
-            continue
-        out.append(
-            Ledger.slash_evidence(
-                sub.commitment,
-                sub.signature,
-                reason=int(s.reason),
-                slash_bps=s.bps,
-                participants=tree,
-            )
-        )
-    return tuple(out)
 
 
 class RoundEngine:
@@ -326,7 +199,21 @@ class RoundEngine:
         self.claim_for_participants = claim_for_participants
         self.settlement: SettlementState | None = None
         self.parent_version = 0
+        self.check_policy()
         self._restore_state()
+
+    def check_policy(self) -> None:
+        """Refuse a policy whose slash sizes the RoundManager would reject at finalize:
+        a provable slash must be exactly provableSlashBps, a judged one at most
+        maxJudgedSlashBps (read from the contract, so a misconfigured coordinator stops at
+        start-up instead of reverting its first finalize)."""
+        provable, judged = contract_slash_bps(self.ledger)
+        problems = self.policy.misfits(provable, judged)
+        if problems:
+            raise ConfigError(
+                "the reward/slash policy does not fit this deployment's RoundManager:\n  "
+                + "\n  ".join(problems)
+            )
 
     # -- state across rounds ----------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -390,21 +277,24 @@ class RoundEngine:
         led = self.ledger
         gmh = self.store.put(dict(global_arrays))
         cfg = self.config_hash
-        opened = led.open_round(
-            list(addrs),
-            reward_budget=budget,
-            global_model_hash=gmh,
-            config_hash=cfg,
-            duration=duration,
-        )
-        round_id = int(opened.value)
-        params = led.round_params(round_id)
-        tree = led.participants_tree(round_id, addrs)
-        if params.participants_root != tree.root:
-            raise RuntimeError(
-                f"round {round_id} was opened with a participant root for another round id "
-                "(two coordinators opened at once); expire it with `fedstake` and retry"
-            )
+        for attempt in range(OPEN_ATTEMPTS):
+            expected = led.next_round_id()
+            self._check_eligible(addrs, expected)
+            try:
+                opened = led.open_round(
+                    list(addrs),
+                    reward_budget=budget,
+                    global_model_hash=gmh,
+                    config_hash=cfg,
+                    duration=duration,
+                    expected_round_id=expected,
+                )
+                break
+            except led.errors.UnexpectedRoundId:  # another coordinator took the id first
+                if attempt + 1 == OPEN_ATTEMPTS:
+                    raise
+                log.warning("round %d was taken by another coordinator; opening again", expected)
+        round_id = int(opened.value)  # == expected: openRound reverts on another id
         info = led.get_round(round_id)
         out = OpenedRound(
             round_id, addrs, gmh, cfg, budget, info.finalize_deadline, opened.gas_used
@@ -423,33 +313,48 @@ class RoundEngine:
         log.info("round %d opened for %d participants", round_id, len(addrs))
         return out
 
+    def _check_eligible(self, addrs: Sequence[str], round_id: int) -> None:
+        """Every selected participant may take part in round `round_id` (staked at least
+        the minimum and not jailed for it): `verify` checks the same at the round's open."""
+        ok = self.ledger.eligibility(list(addrs), round_id)
+        bad = [a for a in addrs if not ok[a]]
+        if bad:
+            raise ValueError(
+                f"not eligible for round {round_id} (below the minimum stake or jailed): "
+                + ", ".join(bad)
+            )
+
     # -- conclude -------------------------------------------------------------------------
     def conclude(self, opened: OpenedRound, submissions: Iterable[Submission]) -> RoundOutcome:
         """Validate, aggregate, score, decide, publish, finalize and record one round.
 
         Submissions from addresses that were not selected are ignored (logged); a selected
-        participant with no submission is absent: no reward, no slash.
+        participant with no submission is absent: no reward, no slash. A participant's
+        first reply is the one that counts; a later one signed over another commitment is
+        kept as the proof of an equivocation, any other is dropped.
         """
-        timer = _Timer()
+        timer = Timer()
         led = self.ledger
         rid = opened.round_id
         selected = set(opened.participants)
-        subs: list[Submission] = []
-        seen: set[str] = set()
+        arrived: list[Submission] = []
         for s in submissions:
             who = to_checksum_address(s.participant)
-            if who not in selected or who in seen:
-                log.warning("round %d: ignored a reply from %s (not selected or twice)", rid, who)
+            if who not in selected:
+                log.warning("round %d: ignored a reply from %s (not selected)", rid, who)
                 continue
-            seen.add(who)
-            subs.append(s if s.participant == who else _with_participant(s, who))
-        absent = tuple(p for p in opened.participants if p not in seen)
+            arrived.append(s if s.participant == who else _with_participant(s, who))
+        subs, _ = kept_replies(
+            arrived, round_id=rid, domain=led.domain, global_model_hash=opened.global_model_hash
+        )
+        replied = {s.participant for s in subs}
+        absent = tuple(p for p in opened.participants if p not in replied)
         global_arrays = self.store.get(opened.global_model_hash)
         with timer("chain"):
             stakes = {p: st.slashable for p, st in led.stakes_of(list(opened.participants)).items()}
         prior = self.settlement
         state_before = self._put_aggregator_state()
-        valid, exclusions, agg, scores, decision, after = decide(
+        decided = decide(
             rid,
             opened.participants,
             subs,
@@ -465,14 +370,15 @@ class RoundEngine:
             max_examples=self.max_examples,
             timer=timer,
         )
+        agg = decided.aggregate
         if agg.fallback:
             log.warning("round %d: %s", rid, agg.fallback)
         with timer("artifacts"):
             agg_hash = self.store.put(agg.arrays)
-            hashed = {v.participant: v.update_hash for v in valid}  # from validation
-            submitted = [_submission_doc(self.store, s, hashed.get(s.participant)) for s in subs]
-        results = build_results(rid, opened.participants, subs, exclusions, decision)
-        evidence = slash_evidence(rid, opened.participants, subs, exclusions, decision)
+            hashed = {id(v.submission): v.update_hash for v in decided.valid}  # from validation
+            submitted = [submission_doc(self.store, s, hashed.get(id(s))) for s in subs]
+        results = build_results(rid, opened.participants, decided)
+        evidence = slash_evidence(rid, opened.participants, decided, led.domain)
         manifest = {
             "version": MANIFEST_VERSION,
             "round_id": rid,
@@ -493,28 +399,39 @@ class RoundEngine:
             "settlement_before": None if prior is None else json.loads(prior.to_json()),
             "submissions": submitted,
             "absent": list(absent),
-            "exclusions": [e.to_dict() for e in exclusions],
+            "exclusions": [e.to_dict() for e in decided.exclusions],
+            "equivocations": [
+                {"participant": e.participant, "proof": e.proof.hex()}
+                for e in decided.equivocations
+            ],
             "aggregate_hash": agg_hash.hex(),
             "fallback": agg.fallback,
             "results": results.to_dict(),
-            "slashes": [
-                {"participant": s.participant, "reason": int(s.reason), "bps": s.slash_bps}
-                for s in evidence
-            ],
-            "decision": decision.to_dict(),
-            "scores": scores.to_dict() if scores else None,
+            "slashes": [slash_doc(e) for e in evidence],
+            "decision": decided.decision.to_dict(),
+            "scores": decided.scores.to_dict() if decided.scores else None,
         }
         with timer("artifacts"):
-            self.store.put_named(manifest_name(rid), manifest)
-            self.store.put_named(f"round-{rid}-results", results.to_dict())
-        self.settlement = after
+            decision_hash, uri = self._publish(rid, manifest, results)
+        self.settlement = decided.after
         if self.journal:
-            self.journal.append(DECIDED, rid, aggregate_hash=agg_hash.hex())
+            self.journal.append(
+                DECIDED,
+                rid,
+                aggregate_hash=agg_hash.hex(),
+                decision_hash=decision_hash.hex(),
+                artifacts_uri=uri,
+            )
         self._save_state()
         crash_point("before-finalize")  # testing hook (federation.crashpoints)
         with timer("chain"):
             fin = led.finalize_round(
-                rid, aggregate_hash=agg_hash, results=results, slashes=evidence
+                rid,
+                aggregate_hash=agg_hash,
+                results=results,
+                slashes=evidence,
+                decision_hash=decision_hash,
+                artifacts_uri=uri,
             )
         self._journal(FINALIZED, rid, gas=fin.gas_used)
         with timer("chain"):
@@ -523,28 +440,40 @@ class RoundEngine:
         log.info(
             "round %d finalized: %d valid, %d excluded, %d absent, %d slashed",
             rid,
-            len(valid),
-            len(exclusions),
+            len(decided.valid),
+            len(decided.exclusions),
             len(absent),
             len(evidence),
         )
         return RoundOutcome(
             round_id=rid,
-            aggregate_arrays=agg.arrays,
+            aggregate_arrays=decided.aggregate.arrays,
             aggregate_hash=agg_hash,
-            valid=tuple(v.participant for v in valid),
-            exclusions=tuple(exclusions),
+            valid=tuple(v.participant for v in decided.valid),
+            exclusions=tuple(decided.exclusions),
             absent=absent,
-            scores=scores,
-            decision=decision,
+            scores=decided.scores,
+            decision=decided.decision,
             results=results,
             slashes=evidence,
-            fallback=agg.fallback,
+            fallback=decided.aggregate.fallback,
+            decision_hash=decision_hash,
+            equivocations=tuple(e.participant for e in decided.equivocations),
             gas=gas,
             seconds=dict(timer.seconds),
             version_id=version_id,
             already_finalized=fin.already_applied,
         )
+
+    def _publish(
+        self, round_id: int, manifest: Mapping[str, Any], results: RoundResults
+    ) -> tuple[bytes, str]:
+        """Store the round's decision file and results; (keccak256 of the manifest's bytes
+        as stored, its URI): what finalize commits so `verify` can tell an altered one."""
+        name = manifest_name(round_id)
+        self.store.put_named(name, manifest)
+        self.store.put_named(f"round-{round_id}-results", results.to_dict())
+        return decision_hash_of(self.store, round_id), self.store.named_uri(name)
 
     def _record(self, round_id: int, agg_hash: bytes) -> tuple[int, int]:
         """Provenance of the round's aggregate (once: weights already recorded are reused)."""
@@ -579,7 +508,9 @@ class RoundEngine:
     def settle_due(self, *, claim: bool = True) -> dict[int, dict[str, int]]:
         """Settle every journalled round whose challenge window has passed (and, with
         `claim`, claim for the participants when configured); expire opened rounds that can
-        no longer be finalized. Returns gas per settled round."""
+        no longer be finalized; apply the default outcome of disputes the arbiter left
+        undecided past their round's dispute deadline (they would block settlement).
+        Returns gas per settled round."""
         if self.journal is None:
             return {}
         claiming = claim and self.claim_for_participants
@@ -589,16 +520,29 @@ class RoundEngine:
         for rid, entry in sorted(self.journal.rounds().items()):
             if entry.has(SETTLED) and (entry.has(CLAIMED) or not claiming):
                 continue
-            if entry.has(EXPIRED):
+            if entry.ended:
                 continue
             info = led.get_round(rid)
+            if info.status == RoundStatus.CANCELLED:
+                self._journal(CANCELLED, rid)
+                log.warning("round %d was cancelled by the guardian", rid)
+                continue
             if info.status == RoundStatus.OPEN and not entry.has(DECIDED):
                 if now > info.finalize_deadline:
                     led.expire_round(rid)
                     self._journal(EXPIRED, rid)
                 continue
             if info.status == RoundStatus.FINALIZED:
-                if now <= info.challenge_deadline or info.open_disputes:
+                if now <= info.challenge_deadline:
+                    continue
+                if now > info.dispute_deadline and (
+                    info.open_slash_disputes or info.open_result_disputes
+                ):
+                    self._time_out_disputes(rid)
+                    info = led.get_round(rid)
+                if info.open_slash_disputes or (
+                    info.open_result_disputes and now <= info.dispute_deadline
+                ):
                     continue
                 tx = led.settle_round(rid)
                 self._journal(SETTLED, rid, gas=tx.gas_used)
@@ -613,6 +557,21 @@ class RoundEngine:
                 self._journal(CLAIMED, rid, amount=str(claimed), gas=gas)
                 done.setdefault(rid, {})["claims"] = gas
         return done
+
+    def _time_out_disputes(self, round_id: int) -> None:
+        """Every open dispute of the round takes its default outcome (anyone may do this
+        once the dispute deadline has passed): a slash dispute reverts the slash and pays
+        compensation from this coordinator's bond, a result dispute leaves the result."""
+        led = self.ledger
+        for d in led.list_disputes(round_id, open_only=True):
+            if d.timeout_due(led.now()):
+                led.timeout_dispute(d.dispute_id)
+                log.warning(
+                    "round %d: dispute %d timed out (the arbiter did not decide): %s",
+                    round_id,
+                    d.dispute_id,
+                    d.default_outcome,
+                )
 
     def _claim_all(self, round_id: int) -> tuple[int, int]:
         """Trigger every reward's pull payment (paid to the participant, never twice)."""
@@ -630,26 +589,38 @@ class RoundEngine:
     def resume(self) -> list[int]:
         """Finish rounds a previous run of this coordinator left half done.
 
-        Decided but not finalized → finalize exactly what was decided (a finalize that did
-        land is recognised), or, when the coordinator was down past the round's finalize
-        deadline, expire it and forget its decision; finalized but not recorded → record
-        provenance; opened but never decided (the replies died with the process) → expired
-        once its deadline passes (`settle_due`). Returns the round ids it finished.
+        Decided but not finalized → finalize exactly what was decided (the manifest as
+        stored: its hash is the decision hash; a finalize that did land is recognised), or,
+        when the coordinator was down past the round's finalize deadline, expire it and
+        forget its decision; finalized but not recorded → record provenance; opened but
+        never decided (the replies died with the process) → expired once its deadline
+        passes (`settle_due`). Returns the round ids it finished.
         """
         if self.journal is None:
             return []
         finished = []
         errors = self.ledger.errors
         for rid, entry in sorted(self.journal.rounds().items()):
-            if entry.has(DECIDED) and not entry.has(RECORDED) and not entry.has(EXPIRED):
+            if entry.has(DECIDED) and not entry.has(RECORDED) and not entry.ended:
                 manifest = self.store.get_named(manifest_name(rid))
-                results = RoundResults.from_dict(manifest["results"])
                 agg_hash = bytes.fromhex(manifest["aggregate_hash"])
-                evidence = _evidence_from_manifest(manifest)
                 if not entry.has(FINALIZED):
+                    decision_hash = decision_hash_of(self.store, rid)
+                    journalled = entry.steps[DECIDED].get("decision_hash")
+                    if journalled is not None and journalled != decision_hash.hex():
+                        raise RuntimeError(
+                            f"round {rid}: {manifest_name(rid)} changed after it was decided "
+                            f"(hash {decision_hash.hex()}, journalled {journalled}); a human "
+                            "must look before anything is finalized"
+                        )
                     try:
                         fin = self.ledger.finalize_round(
-                            rid, aggregate_hash=agg_hash, results=results, slashes=evidence
+                            rid,
+                            aggregate_hash=agg_hash,
+                            results=RoundResults.from_dict(manifest["results"]),
+                            slashes=evidence_from_manifest(manifest),
+                            decision_hash=decision_hash,
+                            artifacts_uri=self.store.named_uri(manifest_name(rid)),
                         )
                     except (errors.FinalizeDeadlinePassed, errors.InvalidRoundStatus):
                         if self.ledger.get_round(rid).status not in (
@@ -691,97 +662,31 @@ def _with_participant(s: Submission, who: str) -> Submission:
     return Submission(who, s.arrays, s.num_examples, s.commitment, s.signature, s.node_id)
 
 
-def _submission_doc(
-    store: ArtifactStore, s: Submission, digest: bytes | None = None
-) -> dict[str, Any]:
-    """What `verify` needs to re-validate a reply: its arrays (if storable) and signature.
-    `digest` is the arrays' hash when validation already computed it."""
-    arrays_hash = None
-    try:
-        arrays_hash = store.put(s.arrays, digest).hex()
-    except Exception as exc:  # arrays that cannot even be hashed or saved
-        log.warning("reply of %s not stored: %s", s.participant, exc)
-    c = s.commitment
-    return {
-        "participant": s.participant,
-        "node_id": s.node_id,
-        "arrays": arrays_hash,
-        "num_examples": int(s.num_examples),
-        "signature": None if s.signature is None else bytes(s.signature).hex(),
-        "commitment": None
-        if c is None
-        else {
-            "round_id": c.round_id,
-            "participant": c.participant,
-            "global_model_hash": bytes(c.global_model_hash).hex(),
-            "update_hash": bytes(c.update_hash).hex(),
-            "num_examples": c.num_examples,
-        },
-    }
+def decision_hash_of(store: ArtifactStore, round_id: int) -> bytes:
+    """keccak256 of round `round_id`'s manifest bytes as stored: the decisionHash its
+    finalize commits to (and `verify` recomputes)."""
+    return keccak(store.named_bytes(manifest_name(round_id)))
 
 
-def submission_from_doc(store: ArtifactStore, doc: Mapping[str, Any]) -> Submission:
-    """Inverse of `_submission_doc` (arrays re-verified against their hash by the store)."""
-    c = doc.get("commitment")
-    commitment = (
-        None
-        if c is None
-        else Commitment(
-            round_id=int(c["round_id"]),
-            participant=str(c["participant"]),
-            global_model_hash=bytes.fromhex(c["global_model_hash"]),
-            update_hash=bytes.fromhex(c["update_hash"]),
-            num_examples=int(c["num_examples"]),
-        )
-    )
-    arrays = store.get(bytes.fromhex(doc["arrays"])) if doc.get("arrays") else {}
-    sig = doc.get("signature")
-    return Submission(
-        participant=str(doc["participant"]),
-        arrays=arrays,
-        num_examples=int(doc["num_examples"]),
-        commitment=commitment,
-        signature=None if sig is None else bytes.fromhex(sig),
-        node_id=doc.get("node_id"),
-    )
-
-
-def _evidence_from_manifest(manifest: Mapping[str, Any]) -> tuple[SlashEvidence, ...]:
-    """Rebuild the finalize call's slash list from a decided round's manifest."""
+def evidence_from_manifest(manifest: Mapping[str, Any]) -> tuple[SlashEvidence, ...]:
+    """The finalize call's slash list, rebuilt from a decided round's manifest."""
     rid = int(manifest["round_id"])
     tree = Ledger.participants_tree(rid, manifest["participants"])
-    by_addr = {d["participant"]: d for d in manifest["submissions"]}
-    out = []
-    for s in manifest["slashes"]:
-        d = by_addr[s["participant"]]
-        c = d["commitment"]
-        commitment = Commitment(
-            round_id=int(c["round_id"]),
-            participant=str(c["participant"]),
-            global_model_hash=bytes.fromhex(c["global_model_hash"]),
-            update_hash=bytes.fromhex(c["update_hash"]),
-            num_examples=int(c["num_examples"]),
-        )
-        out.append(
-            Ledger.slash_evidence(
-                commitment,
-                bytes.fromhex(d["signature"]),
-                reason=int(s["reason"]),
-                slash_bps=int(s["bps"]),
-                participants=tree,
-            )
-        )
-    return tuple(out)
+    return tuple(evidence_from_doc(rid, d, tree) for d in manifest["slashes"])
 
 
 __all__ = [
+    "Decided",
     "OpenedRound",
     "RoundEngine",
     "RoundOutcome",
     "build_results",
     "committed_config",
     "config_hash_of",
+    "contract_slash_bps",
     "decide",
+    "decision_hash_of",
+    "evidence_from_manifest",
     "manifest_name",
     "slash_evidence",
     "submission_from_doc",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The steps of a round, in order.
-OPENED, DECIDED, FINALIZED, RECORDED, SETTLED, CLAIMED, EXPIRED = (
+# The steps of a round, in order; EXPIRED and CANCELLED (by the guardian) end a round early.
+OPENED, DECIDED, FINALIZED, RECORDED, SETTLED, CLAIMED, EXPIRED, CANCELLED = (
     "opened",
     "decided",
     "finalized",
@@ -24,6 +24,7 @@ OPENED, DECIDED, FINALIZED, RECORDED, SETTLED, CLAIMED, EXPIRED = (
     "settled",
     "claimed",
     "expired",
+    "cancelled",
 )
 _ORDER = {s: i for i, s in enumerate((OPENED, DECIDED, FINALIZED, RECORDED, SETTLED, CLAIMED))}
 
@@ -37,12 +38,18 @@ class RoundEntry:
 
     @property
     def last(self) -> str:
-        if EXPIRED in self.steps:
-            return EXPIRED
+        for end in (CANCELLED, EXPIRED):
+            if end in self.steps:
+                return end
         return max(self.steps, key=lambda s: _ORDER.get(s, -1))
 
     def has(self, step: str) -> bool:
         return step in self.steps
+
+    @property
+    def ended(self) -> bool:
+        """Expired or cancelled: nothing is left to do for the round."""
+        return EXPIRED in self.steps or CANCELLED in self.steps
 
 
 class Journal:

@@ -7,9 +7,15 @@ arrays) and re-validated (signatures recover), and the round is decided again wi
 `federation.engine.decide`, the code the coordinator ran. Each fact is one named `Check`
 with what the recomputation expects and what the chain (or the manifest) says:
 
-    deployment, round params, config hash, budget, stakes, global model, submissions,
-    aggregator, exclusions, signatures, results root, published results, total rewards,
-    slashes, aggregate hash
+    deployment, decision hash, artifacts uri, round params, config hash, budget, stakes,
+    eligibility, global model, submissions, aggregator, exclusions, signatures,
+    results root, published results, total rewards, slashes, fault proofs, aggregate hash
+
+The decision hash is keccak256 of the manifest's bytes as stored, which finalize committed
+on-chain with the manifest's URI: an altered manifest fails it whatever else it changes.
+A provable slash's proof is checked here as the contract's FaultVerifier checked it, and
+compared with the bytes the finalize transaction actually sent; a judged slash must be
+what the replayed decision slashes (same reason, same bps).
 
 `verify_round` raises `VerifyError` only when there is nothing to verify (the round is
 not finalized, the manifest is not in this store); every disagreement is a failed check
@@ -24,9 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
+from federation import faults
 from federation.aggregation import (
     AggregateResult,
     Aggregator,
@@ -35,26 +43,45 @@ from federation.aggregation import (
     state_of,
 )
 from federation.artifact_store import ArtifactError, ArtifactStore
-from federation.engine import (
-    build_results,
-    committed_config,
-    config_hash_of,
-    decide,
-    manifest_name,
-    slash_evidence,
-    submission_from_doc,
-)
+from federation.engine import committed_config, config_hash_of, manifest_name
 from federation.errors import FedstakeError
 from federation.events import iter_events
 from federation.ledger import Ledger
+from federation.protocol.eip712 import Commitment
 from federation.protocol.update_hash import update_hash
-from federation.types import RewardEntry, RoundInfo, RoundResults, RoundStatus, SlashEvent
-from federation.validation import Exclusion, Submission, ValidUpdate
-from strategies.policy import PolicyConfig
+from federation.round_decision import (
+    Decided,
+    build_results,
+    decide,
+    slash_doc,
+    slash_evidence,
+    submission_from_doc,
+)
+from federation.types import (
+    RewardEntry,
+    RoundFinalization,
+    RoundInfo,
+    RoundResults,
+    RoundStatus,
+    SlashEvent,
+)
+from federation.validation import Submission, ValidUpdate
+from strategies.policy import PolicyConfig, is_provable
 from strategies.scoring_settle import SettlementState
 from strategies.scoring_types import ReasonCode, ScoringConfig
 
 BPS = 10_000
+# finalizeRound(uint256, RoundParams, RoundResult, SlashEvidence[]): selector and arguments.
+_FINALIZE_ARGS = [
+    "uint256",
+    "(bytes32,bytes32,bytes32)",
+    "(bytes32,bytes32,uint128,bytes32,string)",
+    "(address,bytes32,uint64,uint8,uint16,bytes,bytes32[],bytes)[]",
+]
+_FINALIZE = (
+    keccak(text=f"finalizeRound({','.join(_FINALIZE_ARGS)})")[:4],
+    _FINALIZE_ARGS,
+)
 # Exclusion codes of replies whose signature does not commit this participant to them.
 _UNSIGNED = {"unsigned", "bad-signature", "wrong-signer"}
 
@@ -244,11 +271,18 @@ class _KeepGlobal:
 @dataclass
 class _Recomputed:
     subs: list[Submission]
-    valid: list[ValidUpdate]
-    exclusions: list[Exclusion]
-    aggregate: AggregateResult
+    decided: Decided
     results: RoundResults
     slashes: list[tuple[str, int, int, bytes]]  # participant, reason, bps, update hash
+    evidence: dict[str, dict[str, Any]]  # participant → its slash as the manifest records it
+
+    @property
+    def exclusions(self) -> list[Any]:
+        return self.decided.exclusions
+
+    @property
+    def aggregate(self) -> AggregateResult:
+        return self.decided.aggregate
 
 
 class _Verifier:
@@ -310,6 +344,8 @@ class _Verifier:
             return self.report()
 
         self.check_deployment()
+        fin = self.check_decision_hash()
+        self.check_artifacts_uri(fin)
         self.check_params(participants, gmh, cfg)
         self.check_config(cfg, spec)
         self.add(
@@ -322,6 +358,7 @@ class _Verifier:
             else "the manifest's budget is not the reward budget the round was opened with",
         )
         self.check_stakes(participants, stakes)
+        self.check_eligibility(participants)
         global_arrays = self.load_global(gmh)
         subs = self.load_submissions(docs, participants)
         aggregator, randomized = self.rebuild_aggregator(spec)
@@ -366,6 +403,7 @@ class _Verifier:
             else "the rewards finalized on-chain do not add up to the recomputed decision's",
         )
         self.check_slashes(again)
+        self.check_fault_proofs(again, participants, gmh, fin)
         self.check_aggregate(again, randomized)
         if stateful:
             self.check_aggregator_state(aggregator)
@@ -402,6 +440,85 @@ class _Verifier:
             want,
             have,
             "the manifest is for another deployment or round\n" + "\n".join(bad) if bad else "",
+        )
+
+    def check_decision_hash(self) -> RoundFinalization | None:
+        """The manifest in this store is, byte for byte, the decision file the coordinator
+        committed at finalize (keccak256 in the RoundFinalized event)."""
+        fin = self.ledger.finalization(self.rid)
+        name = manifest_name(self.rid)
+        mine = keccak(self.store.named_bytes(name))
+        if fin is None:
+            self.add(
+                "decision hash",
+                False,
+                "the RoundFinalized event's decision hash",
+                _hex(mine),
+                "the node serves no RoundFinalized event for the round: what finalize "
+                "committed cannot be compared",
+            )
+            return None
+        ok = mine == fin.decision_hash
+        self.add(
+            "decision hash",
+            ok,
+            _hex(fin.decision_hash),
+            _hex(mine),
+            ""
+            if ok
+            else f"{name}.json is not the decision file committed at finalize (keccak256 of "
+            "its bytes differs): it was altered or replaced after the round was finalized",
+        )
+        return fin
+
+    def check_artifacts_uri(self, fin: RoundFinalization | None) -> None:
+        """The URI committed at finalize names this round's manifest (where anyone fetches
+        what `verify` needs)."""
+        name = manifest_name(self.rid)
+        if fin is None:
+            self.skip("artifacts uri", "skipped (no RoundFinalized event)")
+            return
+        here = self.store.named_uri(name)
+        uri = fin.artifacts_uri
+        names_it = uri == here or uri.rstrip("/").endswith(f"/{name}.json")
+        detail = ""
+        if not names_it:
+            detail = f"the URI committed at finalize does not name {name}.json"
+        elif uri != here:
+            detail = f"read from another copy of the store: {here}"
+        self.add("artifacts uri", names_it, f".../{name}.json", uri, detail)
+
+    def check_eligibility(self, participants: list[str]) -> None:
+        """No selected participant was jailed (or under the minimum stake) for this round
+        when it was opened: `isEligibleFor(p, round)` at the RoundOpened block (or just
+        before it), which needs a node that serves that historical state."""
+        opened = _event_block(self.ledger, "RoundOpened", self.rid)
+        if opened is None:
+            self.skip("eligibility", "skipped (the RoundOpened event is not served)")
+            return
+        sm = self.ledger.stake_manager
+        bad: list[str] = []
+        try:
+            for p in participants:
+                blocks = (max(opened - 1, 0), opened)
+                if not any(sm.call("isEligibleFor", p, self.rid, block=b) for b in blocks):
+                    bad.append(p)
+        except Exception as exc:  # a pruned node: no state at that block
+            self.skip(
+                "eligibility",
+                f"skipped (the node serves no state at block {opened}: {type(exc).__name__})",
+            )
+            return
+        self.add(
+            "eligibility",
+            not bad,
+            "every selected participant eligible for the round at its open",
+            f"{len(participants) - len(bad)} of {len(participants)} eligible",
+            "\n".join(
+                f"{p}: not eligible for round {self.rid} when it was opened (jailed, or "
+                "below the minimum stake)"
+                for p in bad
+            ),
         )
 
     def check_params(self, participants: list[str], gmh: bytes, cfg: bytes) -> None:
@@ -490,6 +607,7 @@ class _Verifier:
         problems: list[str] = []
         selected = set(participants)
         seen: set[str] = set()
+        twice: set[str] = set()
         for d in docs:
             who = str(d.get("participant"))
             try:
@@ -502,8 +620,14 @@ class _Verifier:
                 continue
             if who not in selected:
                 problems.append(f"{who}: submitted but was not selected for the round")
-            if who in seen:
-                problems.append(f"{who}: two submissions")
+            if who in twice:
+                problems.append(f"{who}: more than two submissions")
+            elif who in seen:
+                twice.add(who)
+                self.notes.append(
+                    f"{who} replied twice (kept as the evidence of an equivocation; the "
+                    "first reply is the one that counts)"
+                )
             seen.add(who)
             if d.get("arrays") is None:
                 self.notes.append(
@@ -558,7 +682,7 @@ class _Verifier:
         policy: PolicyConfig,
         max_examples: int,
     ) -> _Recomputed:
-        valid, exclusions, agg, _scores, decision, _after = decide(
+        decided = decide(
             self.rid,
             participants,
             subs,
@@ -573,8 +697,8 @@ class _Verifier:
             policy=policy,
             max_examples=max_examples,
         )
-        results = build_results(self.rid, participants, subs, exclusions, decision)
-        evidence = slash_evidence(self.rid, participants, subs, exclusions, decision)
+        results = build_results(self.rid, participants, decided)
+        evidence = slash_evidence(self.rid, participants, decided, self.ledger.domain)
         slashes = sorted(
             (
                 (e.participant, int(e.reason), int(e.slash_bps), bytes(e.update_hash))
@@ -582,7 +706,8 @@ class _Verifier:
             ),
             key=lambda t: int(t[0], 16),
         )
-        return _Recomputed(subs, valid, exclusions, agg, results, slashes)
+        docs = {e.participant: slash_doc(e) for e in evidence}
+        return _Recomputed(subs, decided, results, slashes, docs)
 
     def check_exclusions(self, again: _Recomputed) -> None:
         mine = sorted(
@@ -607,7 +732,7 @@ class _Verifier:
         unsigned = {
             e.participant: f"{e.code}: {e.detail}" for e in again.exclusions if e.code in _UNSIGNED
         }
-        by_who = {s.participant: s for s in again.subs}
+        by_who = again.decided.replies
         bad: list[str] = []
         for ev in self.onchain_slashes():
             s = by_who.get(ev.participant)
@@ -623,13 +748,13 @@ class _Verifier:
                     f"{ev.participant}: slashed for update {_hex(ev.update_hash)}, the "
                     f"stored commitment is to {_hex(s.commitment.update_hash)}"
                 )
-        signed = len(again.subs) - len(unsigned)
+        signed = len(by_who) - len(unsigned)
         notes = [f"{p}: excluded unslashed ({why})" for p, why in sorted(unsigned.items())]
         self.add(
             "signatures",
             not bad,
             "every slash backed by the participant's own stored signature",
-            f"{signed} of {len(again.subs)} replies signed by their participant",
+            f"{signed} of {len(by_who)} replies signed by their participant",
             "\n".join(bad + notes),
         )
 
@@ -808,6 +933,93 @@ class _Verifier:
             )
         self.add("slashes", mine == chain and not detail, mine, chain, "\n".join(detail))
 
+    def check_fault_proofs(
+        self,
+        again: _Recomputed,
+        participants: list[str],
+        gmh: bytes,
+        fin: RoundFinalization | None,
+    ) -> None:
+        """Each provable slash on-chain: the manifest records it with the reason, size and
+        update hash the ParticipantSlashed event shows; its proof checks (as the contract's
+        FaultVerifier checked it); the replayed round builds the same proof; and it is the
+        proof the finalize transaction actually sent (when the node serves that tx)."""
+        events = [e for e in self.onchain_slashes() if is_provable(e.reason)]
+        recorded = {str(d.get("participant")): d for d in self.m.get("slashes", [])}
+        sent = self._sent_slashes(fin)
+        problems: list[str] = []
+        failing: set[str] = set()
+        for ev in events:
+            who, why = ev.participant, _reason(ev.reason)
+            before = len(problems)
+            doc = recorded.get(who)
+            if doc is None:
+                problems.append(f"{who}: slashed on-chain ({why}), no such slash in the manifest")
+                failing.add(who)
+                continue
+            try:
+                proof = bytes.fromhex(str(doc.get("fault_proof") or ""))
+                num_examples = int(doc["num_examples"])
+                claimed = (int(doc["reason"]), int(doc["bps"]), str(doc["update_hash"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.append(f"{who}: unreadable slash record in the manifest ({exc})")
+                failing.add(who)
+                continue
+            if claimed != (ev.reason, ev.slash_bps, ev.update_hash.hex()):
+                problems.append(
+                    f"{who}: the manifest records ({_reason(claimed[0])}, {claimed[1]} bps, "
+                    f"update 0x{claimed[2]}), the chain ({why}, {ev.slash_bps} bps, "
+                    f"update {_hex(ev.update_hash)})"
+                )
+            c = Commitment(self.rid, who, gmh, ev.update_hash, num_examples)
+            failure = faults.check(ev.reason, c, self.ledger.domain, proof)
+            if failure is not None:
+                problems.append(f"{who}: the {why} proof does not check ({failure})")
+            mine = again.evidence.get(who)
+            if mine is None or mine["fault_proof"] != proof.hex():
+                problems.append(
+                    f"{who}: the replayed round does not build this {why} proof"
+                    if mine is None or int(mine["reason"]) == ev.reason
+                    else f"{who}: the replayed round slashes for {_reason(int(mine['reason']))}"
+                )
+            if sent is not None and sent.get(who) != (num_examples, proof):
+                problems.append(
+                    f"{who}: the finalize transaction sent another commitment or proof than "
+                    "the manifest records"
+                )
+            if len(problems) > before:
+                failing.add(who)
+        if sent is None and events:
+            self.notes.append(
+                "fault proofs: the finalize transaction's calldata was not compared (not "
+                "served, or not a direct finalizeRound call)"
+            )
+        self.add(
+            "fault proofs",
+            not problems,
+            f"{len(events)} provable slash(es), each proven",
+            f"{len(events) - len(failing)} proven",
+            "\n".join(problems),
+        )
+
+    def _sent_slashes(self, fin: RoundFinalization | None) -> dict[str, tuple[int, bytes]] | None:
+        """participant → (numExamples, faultProof) as the finalize transaction sent them,
+        decoded from its calldata; None when that is unavailable."""
+        if fin is None:
+            return None
+        rm = self.ledger.round_manager
+        try:
+            tx = self.ledger.chain.w3.eth.get_transaction(fin.tx_hash)
+            data = bytes(tx["input"])
+            if to_checksum_address(str(tx["to"])) != rm.address or data[:4] != _FINALIZE[0]:
+                return None
+            _, _, _, slashes = abi_decode(_FINALIZE[1], data[4:])
+        except Exception:  # not served, or another entry point (a multisig, a relay)
+            return None
+        # SlashEvidence = (participant, updateHash, numExamples, reason, slashBps, signature,
+        # proof, faultProof)
+        return {to_checksum_address(row[0]): (int(row[2]), bytes(row[7])) for row in slashes}
+
     def load_aggregator_state(self, aggregator: Aggregator) -> bool:
         """Give the rebuilt aggregator the state the round started from (a stateful rule:
         centered clipping's centre); True when the round has such a state to check."""
@@ -959,8 +1171,7 @@ def _slashable_between(
     for p, bs in blocks.items():
         values = set()
         for b in sorted(bs):
-            active, unbonding, _ = ledger.stake_manager.call("stakeOf", p, block=b)
-            values.add(int(active) + int(unbonding))
+            values.add(int(ledger.stake_manager.call("slashableStake", p, block=b)))
         out[p] = values
     return out
 

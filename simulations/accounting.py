@@ -2,7 +2,7 @@
 
 The contracts' token balances must equal stakes (active, unbonding and locked pending a
 slash) + coordinator bonds + reward pool + reward budgets not yet paid out + dispute
-deposits, to the wei.
+deposits + settled slashes owed to the treasury and not yet pulled, to the wei.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Accounting:
     reward_pool: int
     outstanding_rewards: int
     dispute_deposits: int
+    treasury_owed: int = 0  # the treasury pulls its share (claimTreasury)
 
     @property
     def owed(self) -> int:
@@ -34,6 +35,7 @@ class Accounting:
             + self.reward_pool
             + self.outstanding_rewards
             + self.dispute_deposits
+            + self.treasury_owed
         )
 
     @property
@@ -68,4 +70,5 @@ def check_accounting(ledger: Ledger) -> Accounting:
         reward_pool=pool.reward_pool,
         outstanding_rewards=outstanding_rewards(ledger),
         dispute_deposits=pool.total_dispute_deposits,
+        treasury_owed=pool.treasury_owed,
     )

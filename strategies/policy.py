@@ -7,10 +7,16 @@ Merkle leaves and slash list built from a decision are reproducible bit for bit:
   their on-chain score (ppm) by the largest-remainder method: floor shares first, then
   the leftover wei one each to the largest remainders (ties: lower participant id).
   Σ rewards == budget whenever someone is eligible, else 0; never more than the budget.
-* Slashes: a fraction of stake (bps) per reason. MALFORMED / FORGED_HASH and *severe*
-  scoring flags slash at once; BYZANTINE / SYBIL / FREE_RIDER need `k` strikes within a
-  window of rounds, so one mild anomaly of an honest non-IID client costs that round's
-  reward but no stake. One slash per participant per round (the largest bps).
+* Slashes: a fraction of stake (bps) per reason, in two classes (docs/protocol.md).
+  *Provable* faults (MALFORMED, EQUIVOCATION, NULL_UPDATE) are checked by the contract
+  itself, which accepts exactly one size for them (`provable_bps` must equal the
+  RoundManager's provableSlashBps). *Judged* faults are capped by `max_judged_bps` (≤ the
+  contract's maxJudgedSlashBps) and stay disputable: FORGED_HASH / BAD_EXAMPLES and
+  *severe* scoring flags slash at once; BYZANTINE / SYBIL / FREE_RIDER need `k` strikes
+  within a window of rounds, so one mild anomaly of an honest non-IID client costs that
+  round's reward but no stake. One slash per participant per round: a provable one when
+  there is one (the chain checks it, it cannot be disputed), else the largest bps. A
+  reason configured at 0 bps flags (no reward) but never slashes.
 """
 
 from __future__ import annotations
@@ -24,17 +30,30 @@ from strategies.scoring_types import ParticipantScore, ReasonCode, RoundScores
 
 BPS = 10_000
 
+# Checked on-chain by the FaultVerifier at finalize; everything else is judged.
+PROVABLE: frozenset[ReasonCode] = frozenset(
+    {ReasonCode.MALFORMED, ReasonCode.EQUIVOCATION, ReasonCode.NULL_UPDATE}
+)
+# Found before scoring (reply validation), so the policy receives them as `upstream`.
+UPSTREAM: frozenset[ReasonCode] = PROVABLE | {ReasonCode.FORGED_HASH, ReasonCode.BAD_EXAMPLES}
+
+
+def is_provable(reason: ReasonCode | int) -> bool:
+    """Whether the contract checks `reason` itself (a proof, no dispute)."""
+    return int(reason) in {int(r) for r in PROVABLE}
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
     """Policy thresholds (documented defaults; all integers)."""
 
-    malformed_bps: int = 1_000  # 10 % — signed a non-finite / misshapen update
+    provable_bps: int = 1_000  # 10 % — must equal the RoundManager's provableSlashBps
     forged_hash_bps: int = 2_000  # 20 % — signed a hash that does not match the arrays
+    bad_examples_bps: int = 1_000  # 10 % — signed an impossible or misreported example count
     byzantine_bps: int = 1_000  # 10 % — outlier, after strikes or when severe
     sybil_bps: int = 1_000  # 10 % — copy of another participant's update
-    free_rider_bps: int = 500  # 5 % — sent the global model back
-    max_slash_bps: int = 5_000  # per-round cap (the contract caps again with maxSlashBps)
+    free_rider_bps: int = 500  # 5 % — sent (≈) the global model back
+    max_judged_bps: int = 5_000  # cap of a judged slash (≤ the contract's maxJudgedSlashBps)
     byzantine_strikes: int = 3  # flags within `strike_window` rounds before a slash
     sybil_strikes: int = 2
     free_rider_strikes: int = 2
@@ -50,18 +69,23 @@ class PolicyConfig:
         for name in ("byzantine_strikes", "sybil_strikes", "free_rider_strikes", "strike_window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1")
-        if self.max_slash_bps > BPS:
-            raise ValueError("max_slash_bps must be ≤ 10000")
+        for name in ("max_judged_bps", "provable_bps"):
+            if getattr(self, name) > BPS:
+                raise ValueError(f"{name} must be ≤ 10000")
 
     def bps(self, reason: ReasonCode) -> int:
+        """The slash size of `reason`: provable ones exactly `provable_bps` (the contract
+        accepts no other), judged ones capped by `max_judged_bps`."""
+        if reason in PROVABLE:
+            return self.provable_bps
         table = {
-            ReasonCode.MALFORMED: self.malformed_bps,
             ReasonCode.FORGED_HASH: self.forged_hash_bps,
+            ReasonCode.BAD_EXAMPLES: self.bad_examples_bps,
             ReasonCode.BYZANTINE: self.byzantine_bps,
             ReasonCode.SYBIL: self.sybil_bps,
             ReasonCode.FREE_RIDER: self.free_rider_bps,
         }
-        return min(table[reason], self.max_slash_bps)
+        return min(table[reason], self.max_judged_bps)
 
     def strikes_needed(self, reason: ReasonCode) -> int:
         table = {
@@ -69,7 +93,28 @@ class PolicyConfig:
             ReasonCode.SYBIL: self.sybil_strikes,
             ReasonCode.FREE_RIDER: self.free_rider_strikes,
         }
-        return table.get(reason, 1)  # MALFORMED, FORGED_HASH: immediate
+        return table.get(reason, 1)  # provable, FORGED_HASH, BAD_EXAMPLES: immediate
+
+    def misfits(self, provable_slash_bps: int, max_judged_slash_bps: int) -> list[str]:
+        """Why these bps would not pass a RoundManager configured with `provableSlashBps`
+        and `maxJudgedSlashBps` (empty: they fit). The round engine refuses to start on
+        any, so a finalize is never reverted for its slash sizes."""
+        out = []
+        if self.provable_bps not in (0, provable_slash_bps):
+            out.append(
+                f"provable_bps = {self.provable_bps}, but the RoundManager's provableSlashBps "
+                f"is {provable_slash_bps}: every provable slash must be exactly that size "
+                f"(set provable_bps={provable_slash_bps})"
+            )
+        for reason in sorted(set(ReasonCode) - PROVABLE):
+            bps = self.bps(reason)
+            if bps > max_judged_slash_bps:
+                name = f"{reason.name.lower()}_bps"
+                out.append(
+                    f"{name} = {bps} (after max_judged_bps), above the RoundManager's "
+                    f"maxJudgedSlashBps {max_judged_slash_bps} (lower {name} or max_judged_bps)"
+                )
+        return out
 
 
 @dataclass
@@ -197,8 +242,9 @@ def settle_round(
 ) -> tuple[RoundDecision, PolicyState]:
     """Turn one round's scores into rewards and slashes. Pure: returns (decision, new state).
 
-    `upstream` maps participants excluded before scoring (reply validation, hash check)
-    to MALFORMED or FORGED_HASH; they are slashed at once and get no reward. Participants
+    `upstream` maps participants found at fault before scoring (reply validation: the
+    reasons in UPSTREAM) to that reason; they are slashed at once, get no reward and are
+    not scored even when their update was usable (an equivocator's first reply). Participants
     missing from `stakes` have stake 0 (their slash amount is 0 but is still listed).
     """
     cfg = config or PolicyConfig()
@@ -211,8 +257,9 @@ def settle_round(
     stake = {str(p): _check_int(f"stake of {p}", v) for p, v in stakes.items()}
     pre = {str(p): ReasonCode(r) for p, r in (upstream or {}).items()}
     for p, r in pre.items():
-        if r not in (ReasonCode.MALFORMED, ReasonCode.FORGED_HASH):
-            raise ValueError(f"upstream reason for {p} must be MALFORMED or FORGED_HASH")
+        if r not in UPSTREAM:
+            names = ", ".join(sorted(x.name for x in UPSTREAM))
+            raise ValueError(f"upstream reason for {p} must be one of {names}, got {r.name}")
     items = [s for s in _scores_list(scores) if s.participant not in pre]
 
     # (participant → [(reason, severe)]) for everything flagged this round.
@@ -251,12 +298,13 @@ def settle_round(
             if severe or count >= cfg.strikes_needed(reason):
                 bps = cfg.bps(reason)
                 amount = stake.get(p, 0) * bps // BPS
-                fired.append(Slash(p, reason, bps, amount, count, severe))
+                if bps > 0:  # a reason configured at 0 bps only costs the reward
+                    fired.append(Slash(p, reason, bps, amount, count, severe))
                 del new_state.strikes[p][int(reason)]
         if not new_state.strikes.get(p):
             new_state.strikes.pop(p, None)
         if fired:
-            slashes.append(max(fired, key=lambda s: (s.bps, -int(s.reason))))
+            slashes.append(max(fired, key=lambda s: (s.reason in PROVABLE, s.bps, -int(s.reason))))
 
     all_ids = sorted(set(rewards) | {s.participant for s in items})
     decision = RoundDecision(

@@ -9,13 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from federation import faults
 from federation.aggregation import RuleAggregator
 from federation.artifact_store import ArtifactError, LocalArtifactStore
 from federation.engine import RoundEngine
 from federation.journal import Journal
 from federation.keys import generate
 from federation.ledger import Ledger
-from federation.protocol.eip712 import Domain, sign_commitment
+from federation.protocol.eip712 import Commitment, Domain, sign_commitment
 from federation.protocol.update_hash import update_hash
 from federation.types import RoundResults, RoundStatus
 from federation.validation import Exclusion, Submission, ValidUpdate, validate_submission
@@ -28,7 +29,6 @@ from simulations.staked_round import (
     staked_participants,
     toy_model,
 )
-from strategies.flower.arrays import ModelLayout
 from strategies.scoring_types import ReasonCode
 
 TOKEN = 10**18
@@ -36,15 +36,12 @@ DOMAIN = Domain(chain_id=31337, verifying_contract="0x" + "11" * 20)
 GLOBAL = toy_model()
 
 
-def _submission(signer, arrays, *, round_id=1, sign_arrays=None, key=None):  # type: ignore[no-untyped-def]
-    from federation.protocol.eip712 import Commitment
-    from federation.protocol.update_hash import update_hash
-
+def _submission(signer, arrays, *, round_id=1, sign_arrays=None, key=None, n=50, sent_n=None):  # type: ignore[no-untyped-def]
     c = Commitment(
-        round_id, signer.address, update_hash(GLOBAL), update_hash(sign_arrays or arrays), 50
+        round_id, signer.address, update_hash(GLOBAL), update_hash(sign_arrays or arrays), n
     )
     sig = sign_commitment(DOMAIN, c, (key or signer).key)
-    return Submission(signer.address, arrays, 50, c, sig)
+    return Submission(signer.address, arrays, n if sent_n is None else sent_n, c, sig)
 
 
 def _check(sub: Submission) -> Exclusion | None:
@@ -52,8 +49,9 @@ def _check(sub: Submission) -> Exclusion | None:
         sub,
         round_id=1,
         domain=DOMAIN,
-        layout=ModelLayout.of(GLOBAL),
+        global_arrays=GLOBAL,
         global_model_hash=update_hash(GLOBAL),
+        max_examples=100,
     )
     return None if isinstance(out, ValidUpdate) else out
 
@@ -87,18 +85,49 @@ def test_hash_mismatch_is_forged_hash() -> None:
 
 
 @pytest.mark.parametrize(
-    "arrays",
+    ("arrays", "variant"),
     [
-        {"w": np.full((4, 3), np.nan, np.float32), "b": np.ones(3, np.float32)},
-        {"w": np.ones((3, 4), np.float32), "b": np.ones(3, np.float32)},
-        {"w": np.ones((4, 3), np.float64), "b": np.ones(3, np.float32)},
-        {"b": np.ones(3, np.float32), "w": np.ones((4, 3), np.float32)},
+        (
+            {"w": np.full((4, 3), np.nan, np.float32), "b": np.ones(3, np.float32)},
+            faults.NON_FINITE,
+        ),
+        ({"w": np.ones((3, 4), np.float32), "b": np.ones(3, np.float32)}, faults.HEADER_MISMATCH),
+        ({"w": np.ones((4, 3), np.float64), "b": np.ones(3, np.float32)}, faults.HEADER_MISMATCH),
+        ({"b": np.ones(3, np.float32), "w": np.ones((4, 3), np.float32)}, faults.HEADER_MISMATCH),
     ],
     ids=["nan", "shape", "dtype", "order"],
 )
-def test_malformed_updates_are_malformed(arrays: dict[str, np.ndarray]) -> None:
+def test_malformed_updates_are_provably_malformed(
+    arrays: dict[str, np.ndarray], variant: int
+) -> None:
+    """Signed non-finite or misshapen updates are MALFORMED with a proof that checks."""
+    s = generate()
+    sub = _submission(s, arrays)
+    ex = _check(sub)
+    assert ex is not None and ex.reason == ReasonCode.MALFORMED and ex.proof
+    assert ex.proof[31] == variant  # abi.encode(uint8 variant, ...)
+    assert sub.commitment is not None
+    assert faults.check(ReasonCode.MALFORMED, sub.commitment, DOMAIN, ex.proof) is None
+
+
+def test_signed_global_model_hash_is_a_null_update() -> None:
+    ex = _check(_submission(generate(), dict(GLOBAL)))
+    assert ex is not None and ex.reason == ReasonCode.NULL_UPDATE and ex.proof == b""
+
+
+@pytest.mark.parametrize(("n", "sent_n"), [(101, 101), (50, 49)], ids=["above-max", "misreported"])
+def test_example_count_faults_are_judged(n: int, sent_n: int) -> None:
+    ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    ex = _check(_submission(generate(), ok, n=n, sent_n=sent_n))
+    assert ex is not None and ex.reason == ReasonCode.BAD_EXAMPLES and ex.proof is None
+
+
+def test_big_endian_update_is_not_provably_malformed() -> None:
+    """Same bytes in the canonical (little-endian) header as the global model: excluded
+    for its dtype, but no header proof could show a difference, so it is not slashed."""
+    arrays = {"w": np.ones((4, 3), ">f4"), "b": np.ones(3, np.float32)}
     ex = _check(_submission(generate(), arrays))
-    assert ex is not None and ex.reason == ReasonCode.MALFORMED
+    assert ex is not None and ex.code == "dtype" and ex.reason is None
 
 
 def test_unreadable_signature_is_excluded() -> None:
@@ -125,11 +154,16 @@ def test_artifact_store_round_trip_and_corruption(tmp_path) -> None:  # type: ig
 BEHAVIOURS = list(ATTACKED_MIX)
 
 
+ARBITER = generate()
+
+
 def _federation(
     behaviours: list[Behaviour],
 ) -> tuple[Ledger, list[SimParticipant], np.ndarray]:
-    """A fresh in-process deployment with staked simulated participants."""
-    admin = Ledger.deploy("inprocess://")
+    """A fresh in-process deployment (its arbiter is not the coordinator) with staked
+    simulated participants."""
+    admin = Ledger.deploy("inprocess://", arbiters=(ARBITER.address,))
+    admin.fund_eth(ARBITER.address)
     people, target = staked_participants(admin, behaviours)
     return admin, people, target
 
@@ -200,7 +234,7 @@ def test_voided_round_returns_budget_and_still_balances(tmp_path) -> None:  # ty
     admin.transfer_tokens(challenger.address, deposit)
     dispute_id = challenger.dispute_result(out.round_id, deposit).value
     assert check_accounting(admin).balanced
-    admin.resolve_dispute(dispute_id, uphold=True)
+    admin.as_signer(ARBITER).resolve_dispute(dispute_id, uphold=True)
     admin.chain.advance_time(admin.round_config().challenge_window + 1)
     admin.settle_round(out.round_id)
     info = admin.get_round(out.round_id)

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.policy import BPS, PolicyConfig, PolicyState, settle_round, split_rewards
+from strategies.policy import (
+    BPS,
+    UPSTREAM,
+    PolicyConfig,
+    PolicyState,
+    is_provable,
+    settle_round,
+    split_rewards,
+)
 from strategies.scoring_types import Flag, ParticipantScore, ReasonCode, Signals
 
 _SIG = Signals(**{f.name: 0 for f in fields(Signals)})
@@ -89,22 +97,59 @@ def test_strikes_expire_outside_window() -> None:
 
 def test_severe_and_upstream_are_immediate() -> None:
     scores = [ps("s", 0, (ReasonCode.BYZANTINE, True)), ps("h", 1_000_000)]
-    upstream = {"m": ReasonCode.MALFORMED, "f": ReasonCode.FORGED_HASH}
-    dec, _ = settle_round(
-        1, scores, {"s": 10_000, "m": 10_000, "f": 10_000, "h": 5}, 10, upstream=upstream
-    )
+    upstream = {
+        "m": ReasonCode.MALFORMED,
+        "f": ReasonCode.FORGED_HASH,
+        "e": ReasonCode.EQUIVOCATION,
+        "n": ReasonCode.NULL_UPDATE,
+        "x": ReasonCode.BAD_EXAMPLES,
+    }
+    stakes = {p: 10_000 for p in ("s", *upstream)} | {"h": 5}
+    dec, _ = settle_round(1, scores, stakes, 10, upstream=upstream)
     got = {s.participant: (s.reason, s.amount) for s in dec.slashes}
     assert got == {
         "s": (ReasonCode.BYZANTINE, 1_000),
         "m": (ReasonCode.MALFORMED, 1_000),
         "f": (ReasonCode.FORGED_HASH, 2_000),
+        "e": (ReasonCode.EQUIVOCATION, 1_000),
+        "n": (ReasonCode.NULL_UPDATE, 1_000),
+        "x": (ReasonCode.BAD_EXAMPLES, 1_000),
     }
-    assert dec.rewards == {"f": 0, "h": 10, "m": 0, "s": 0}
+    assert dec.rewards == {"e": 0, "f": 0, "h": 10, "m": 0, "n": 0, "s": 0, "x": 0}
     assert [s.participant for s in dec.slashes] == sorted(got)
 
 
+def test_provable_slash_is_exactly_provable_bps_and_beats_a_larger_judged_one() -> None:
+    """The contract accepts one size for a provable slash, whatever the judged cap; and a
+    proven fault is preferred to a larger judged one (no dispute, jails at once)."""
+    cfg = PolicyConfig(provable_bps=700, max_judged_bps=300, byzantine_bps=5_000)
+    assert cfg.bps(ReasonCode.NULL_UPDATE) == 700 and cfg.bps(ReasonCode.BYZANTINE) == 300
+    # an equivocator whose first reply was scored (and flagged) is slashed for equivocating
+    scores = [ps("e", 0, (ReasonCode.BYZANTINE, True))]
+    dec, _ = settle_round(
+        1, scores, {"e": 10_000}, 0, None, cfg, upstream={"e": ReasonCode.EQUIVOCATION}
+    )
+    assert [(s.reason, s.bps) for s in dec.slashes] == [(ReasonCode.EQUIVOCATION, 700)]
+
+
+def test_reason_at_zero_bps_costs_the_reward_but_never_slashes() -> None:
+    cfg = PolicyConfig(byzantine_bps=0)
+    dec, _ = settle_round(
+        1, [ps("x", 0, (ReasonCode.BYZANTINE, True)), ps("h", 1)], {}, 9, None, cfg
+    )
+    assert dec.slashes == () and dec.rewards == {"h": 9, "x": 0}
+
+
+def test_misfits_name_the_setting_that_does_not_fit_the_contract() -> None:
+    assert PolicyConfig().misfits(1_000, 5_000) == []
+    (provable,) = PolicyConfig().misfits(2_000, 5_000)
+    assert provable.startswith("provable_bps = 1000") and "provableSlashBps is 2000" in provable
+    judged = PolicyConfig(forged_hash_bps=3_000).misfits(1_000, 2_500)
+    assert [m.split(" = ")[0] for m in judged] == ["forged_hash_bps"]
+
+
 def test_one_slash_per_participant_largest_bps_and_cap() -> None:
-    cfg = PolicyConfig(sybil_bps=3_000, free_rider_bps=9_000, max_slash_bps=4_000)
+    cfg = PolicyConfig(sybil_bps=3_000, free_rider_bps=9_000, max_judged_bps=4_000)
     flags = ((ReasonCode.SYBIL, True), (ReasonCode.FREE_RIDER, True))
     dec, _ = settle_round(1, [ps("x", 0, *flags)], {"x": 999}, 0, None, cfg)
     (s,) = dec.slashes
@@ -112,7 +157,7 @@ def test_one_slash_per_participant_largest_bps_and_cap() -> None:
 
 
 def test_slash_never_exceeds_stake_and_missing_stake_is_zero() -> None:
-    cfg = PolicyConfig(malformed_bps=10_000, max_slash_bps=10_000)
+    cfg = PolicyConfig(provable_bps=10_000)
     dec, _ = settle_round(1, [], {"a": 7}, 0, None, cfg, upstream={"a": 1, "b": 1})
     assert {s.participant: s.amount for s in dec.slashes} == {"a": 7, "b": 0}
 
@@ -184,7 +229,7 @@ def test_permutation_invariant_and_slash_within_stake(rows, budget, rnd) -> None
     for i, (w, reason, severe, stake) in enumerate(rows):
         pid = f"p{i}"
         stakes[pid] = stake
-        if reason in (ReasonCode.MALFORMED, ReasonCode.FORGED_HASH):
+        if reason in UPSTREAM:
             upstream[pid] = reason
         elif reason is None:
             scores.append(ps(pid, w))
@@ -197,5 +242,7 @@ def test_permutation_invariant_and_slash_within_stake(rows, budget, rnd) -> None
     assert dec == dec2 and st1.to_json() == st2.to_json()
     for s in dec.slashes:
         assert 0 <= s.amount <= stakes[s.participant]
-        assert s.bps <= PolicyConfig().max_slash_bps
+        cfg = PolicyConfig()
+        assert s.bps == (cfg.provable_bps if is_provable(s.reason) else s.bps)
+        assert s.bps <= max(cfg.max_judged_bps, cfg.provable_bps)
     assert sum(dec.rewards.values()) <= budget

@@ -21,7 +21,8 @@ TOKEN = 10**18
 SCORING_PRESETS: dict[str, ScoringConfig] = {"default": ScoringConfig()}
 POLICY_PRESETS: dict[str, PolicyConfig] = {
     "default": PolicyConfig(),
-    # Judged faults never slash; only signed malformed / forged updates do.
+    # Statistical faults (outliers, copies, free-riders) never slash: only the provable
+    # faults the contract checks itself, and signed forged hashes / example counts.
     "provable-only": PolicyConfig(byzantine_bps=0, sybil_bps=0, free_rider_bps=0),
 }
 
