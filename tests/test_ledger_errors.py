@@ -134,19 +134,51 @@ def test_not_coordinator_and_no_bond(env: Env) -> None:
 
 
 def test_budget_above_pool(env: Env) -> None:
-    with pytest.raises(env.admin.errors.InsufficientRewardPool, match="fund the reward pool"):
-        open_round(env, env.participants[:2], budget=10**9 * TOKEN)
+    a = env.admin
+    pool = a.pool_info().reward_pool
+    with pytest.raises(a.errors.BudgetExceedsBond, match="fedstake bond"):
+        open_round(env, env.participants[:2], budget=pool + TOKEN)
+    a.post_bond(pool // a.round_config().budget_bond_multiple)  # the bond allows it now
+    with pytest.raises(a.errors.InsufficientRewardPool, match="fund the reward pool"):
+        open_round(env, env.participants[:2], budget=pool + TOKEN)
+
+
+def test_timing_out_a_dispute_too_early_names_the_deadline(env: Env) -> None:
+    a, ps = env.admin, env.participants
+    rid = open_round(env, ps[:2])
+    results = RoundResults.build(rid, [RewardEntry(ps[0].address, update_of(0), 1, TOKEN)])
+    a.finalize_round(rid, aggregate_hash=AGGREGATE, results=results)
+    did = ps[1].dispute_result(rid, a.round_config().min_dispute_deposit).value
+    deadline = a.get_round(rid).dispute_deadline
+    with pytest.raises(PreconditionError, match=f"dispute deadline {deadline}"):
+        ps[1].timeout_dispute(did)
+    with pytest.raises(PreconditionError, match="no dispute 99"):
+        ps[1].timeout_dispute(99)
+
+
+def test_only_the_treasury_pulls_its_share(env: Env) -> None:
+    with pytest.raises(PreconditionError, match="fedstake treasury claim"):
+        env.participants[0].claim_treasury()
 
 
 def test_bad_reward_proof(env: Env) -> None:
     a, ps = env.admin, env.participants
     rid = open_round(env, ps[:2])
-    results = RoundResults.build(rid, [RewardEntry(ps[0].address, update_of(0), 1, TOKEN)])
+    results = RoundResults.build(
+        rid, [RewardEntry(ps[0].address, update_of(0), 1, TOKEN)], [p.address for p in ps[:2]]
+    )
     a.finalize_round(rid, aggregate_hash=AGGREGATE, results=results)
     a.advance_time(a.round_config().challenge_window + 1)
     a.settle_round(rid)
     forged = RewardEntry(ps[0].address, update_of(0), 1, 2 * TOKEN)
-    with pytest.raises(a.errors.InvalidRewardProof, match="does not match"):
+    with pytest.raises(a.errors.InvalidRewardProof, match="sum-tree path"):
+        ps[0].claim(
+            rid,
+            entry=forged,
+            proof=results.proof(ps[0].address),
+            participant_proof=results.participant_proof(ps[0].address),
+        )
+    with pytest.raises(PreconditionError, match="participant_proof"):
         ps[0].claim(rid, entry=forged, proof=results.proof(ps[0].address))
 
 

@@ -1,6 +1,7 @@
 """Property tests against the deployed contracts: what Python builds, the contracts accept.
 
-Random participant sets and rewards → proofs built in Python pay out through ``claim``;
+Random participant sets and rewards → sum-tree and selection proofs built in Python pay out
+through ``claim``, and leaves adding up to more than the declared total pay nobody;
 random commitments → the contract's digest equals ours and signatures verify on-chain;
 a signature for another round, chain or contract is rejected at finalize.
 """
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from federation.keys import generate
 from federation.protocol import Commitment, Domain, SlashReason, sign_commitment
 from federation.protocol.eip712 import commitment_digest
+from federation.protocol.slash_reasons import is_provable
 from federation.types import RewardEntry, RoundResults
 from tests.conftest import AGGREGATE, GLOBAL_MODEL, TOKEN, Env, open_round, reverting, update_of
 
@@ -67,22 +69,62 @@ def test_random_results_trees_pay_out_onchain(
     deployed: Env, rewards: list[int], scores: list[int], picks: list[int]
 ) -> None:
     with reverting(deployed.chain):
-        a, ps = deployed.admin, deployed.participants
-        rid = open_round(deployed, ps[:2], budget=sum(rewards))
+        a = deployed.admin
         payees = [generate().address for _ in rewards]
+        rid = int(
+            a.open_round(payees, reward_budget=sum(rewards), global_model_hash=GLOBAL_MODEL).value
+        )
         entries = [
             RewardEntry(addr, update_of(i), scores[i], r)
             for i, (addr, r) in enumerate(zip(payees, rewards, strict=True))
         ]
         results = RoundResults.build(rid, entries)
+        assert results.tree.total == sum(rewards) == results.total_rewards
         a.finalize_round(rid, aggregate_hash=AGGREGATE, results=results)
         a.advance_time(a.round_config().challenge_window + 1)
         a.settle_round(rid)
         for i in {i % len(entries) for i in picks}:
-            res = ps[0].claim(rid, results, participant=payees[i])
+            res = deployed.participants[0].claim(rid, results, participant=payees[i])
             assert not res.already_applied
             assert a.token_balance(payees[i]) == rewards[i]
             assert a.is_claimed(rid, payees[i])
+
+
+@CHAIN_SETTINGS
+@given(
+    rewards=st.lists(st.integers(1, 50 * TOKEN), min_size=2, max_size=9),
+    short=st.integers(1, 10**6),
+)
+def test_leaves_adding_up_to_more_than_the_total_pay_nobody(
+    deployed: Env, rewards: list[int], short: int
+) -> None:
+    """A results root whose leaves sum to more than the declared total reaches no claim: the
+    sum tree checks Σ on every path, so nobody can be paid at a later claimer's expense."""
+    with reverting(deployed.chain):
+        a = deployed.admin
+        payees = [generate().address for _ in rewards]
+        rid = int(
+            a.open_round(payees, reward_budget=sum(rewards), global_model_hash=GLOBAL_MODEL).value
+        )
+        results = RoundResults.build(
+            rid,
+            [
+                RewardEntry(p, update_of(i), 1, r)
+                for i, (p, r) in enumerate(zip(payees, rewards, strict=True))
+            ],
+        )
+        declared = max(0, results.total_rewards - short)
+        a.finalize_round(
+            rid, aggregate_hash=AGGREGATE, results_root=results.root, total_rewards=declared
+        )
+        a.advance_time(a.round_config().challenge_window + 1)
+        a.settle_round(rid)
+        for p in payees:
+            with pytest.raises(a.errors.InvalidRewardProof):
+                deployed.participants[0].claim(rid, results, participant=p)
+
+
+JUDGED = [r for r in SlashReason if not is_provable(r)]
 
 
 @CHAIN_SETTINGS
@@ -92,7 +134,7 @@ def test_random_results_trees_pay_out_onchain(
     bps=st.integers(1, 5_000),
     update=bytes32,
     num_examples=st.integers(0, 2**64 - 1),
-    reason=st.sampled_from(list(SlashReason)),
+    reason=st.sampled_from([*JUDGED, SlashReason.NULL_UPDATE]),
 )
 def test_random_participant_sets_prove_selection_onchain(
     deployed: Env,
@@ -103,9 +145,12 @@ def test_random_participant_sets_prove_selection_onchain(
     num_examples: int,
     reason: SlashReason,
 ) -> None:
-    """Random signed commitments and selection proofs verify in finalizeRound (the slash path)."""
+    """Random signed commitments and selection proofs verify in finalizeRound (the slash
+    path), for judged slashes and a provable one (null update: its proof is empty)."""
     with reverting(deployed.chain):
         a, target = deployed.admin, deployed.participants[1]
+        if is_provable(reason):
+            update, bps = GLOBAL_MODEL, a.round_config().provable_slash_bps
         members = [generate().address for _ in range(others)]
         members.insert(position % (others + 1), target.address)
         rid = a.next_round_id()
@@ -151,12 +196,12 @@ def test_forged_slash_evidence_rejected_at_finalize(env: Env, forgery: str) -> N
     if forgery == "not-selected":
         outsider_tree = a.participants_tree(rid, [p.address for p in ps[1:5]])
         ev = a.slash_evidence(
-            c, sig, reason=SlashReason.MALFORMED, slash_bps=100, participants=outsider_tree
+            c, sig, reason=SlashReason.BYZANTINE, slash_bps=100, participants=outsider_tree
         )
         expected = a.errors.NotSelected
     else:
         ev = a.slash_evidence(
-            c, sig, reason=SlashReason.MALFORMED, slash_bps=100, participants=tree
+            c, sig, reason=SlashReason.BYZANTINE, slash_bps=100, participants=tree
         )
         expected = a.errors.InvalidCommitmentSignature
     with pytest.raises(expected) as exc:
