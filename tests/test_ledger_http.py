@@ -84,7 +84,7 @@ def test_participant_needs_only_url_key_and_file(
     ledger.stake(20 * TOKEN)
     assert ledger.stake_of().active >= 20 * TOKEN
     ledger.request_unbond(TOKEN)
-    with pytest.raises(errors.UnbondingNotReleased):  # generated classes via federation.errors
+    with pytest.raises(errors.NothingToWithdraw):  # generated classes via federation.errors
         ledger.withdraw()
 
 
