@@ -8,6 +8,8 @@ import {IRM} from "./utils/IRM.sol";
 import {IRoundManager} from "../src/interfaces/IRoundManager.sol";
 import {StakeManager} from "../src/StakeManager.sol";
 import {ReentrantToken} from "./mocks/MockTokens.sol";
+import {SumTrees} from "./utils/SumTrees.sol";
+import {FedstakeProtocol as P} from "../src/libraries/FedstakeProtocol.sol";
 
 /// @notice Stakes, then re-enters the contracts from inside the token's transfer.
 contract Attacker {
@@ -92,7 +94,7 @@ contract ReentrancyTest is Fixture {
             keccak256(abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)),
             "guard reverted"
         );
-        (uint256 bond,) = erm.coordinatorInfo(address(attacker));
+        (uint256 bond,,) = erm.coordinatorInfo(address(attacker));
         assertEq(bond, 200e18, "bond");
         assertEq(evil.balanceOf(address(erm)), erm.totalBonds() + erm.rewardPool(), "accounting");
     }
@@ -108,20 +110,55 @@ contract ReentrancyTest is Fixture {
         address[] memory who = new address[](1);
         who[0] = address(attacker);
         IRoundManager.RoundParams memory p = paramsFor(1, who);
-        erm.openRound(p, 1, 100e18, uint40(block.timestamp + 1 days));
+        erm.openRound(1, p, 1, 100e18, uint40(block.timestamp + 1 days));
         bytes32 uh = keccak256("u");
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(uint256(1), address(attacker), uh, uint256(1), uint256(60e18)))));
-        erm.finalizeRound(1, p, 0, leaf, 60e18, noSlashes());
+        bytes32 leaf = P.resultLeaf(1, address(attacker), uh, 1, 60e18);
+        IRoundManager.RoundResult memory res = emptyResult();
+        res.resultsRoot = leaf;
+        res.totalRewards = 60e18;
+        erm.finalizeRound(1, p, res, noSlashes());
         vm.warp(block.timestamp + WINDOW + 1);
         erm.settleRound(1);
-        evil.arm(address(erm), abi.encodeCall(IRoundManager.claim, (1, address(attacker), uh, 1, 60e18, new bytes32[](0))));
-        erm.claim(1, address(attacker), uh, 1, 60e18, new bytes32[](0));
+        bytes memory call = abi.encodeCall(
+            IRoundManager.claim, (1, address(attacker), uh, 1, 60e18, p, new bytes32[](0), SumTrees.single())
+        );
+        evil.arm(address(erm), call);
+        (bool ok,) = address(erm).call(call);
+        assertTrue(ok, "outer claim");
         assertFalse(evil.lastCallSucceeded(), "re-entry failed");
         assertEq(
             keccak256(evil.lastRevertData()),
             keccak256(abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)),
             "guard reverted"
         );
-        assertEq(erm.getRound(1).claimed, 60e18, "claimed once");
+        assertTrue(erm.isClaimed(1, address(attacker)), "claimed");
+        assertEq(evil.balanceOf(address(attacker)), 10_000e18 + 60e18, "paid once");
+    }
+
+    function test_reentrantTimeoutDispute_isBlocked() public {
+        // the deposit refund of a timed-out result dispute re-enters timeoutDispute for the same dispute
+        bytes32 role = erm.COORDINATOR_ROLE();
+        vm.prank(admin);
+        erm.grantRole(role, address(this));
+        evil.approve(address(erm), type(uint256).max);
+        erm.postBond(MIN_BOND);
+        address[] memory who = new address[](1);
+        who[0] = address(attacker);
+        IRoundManager.RoundParams memory p = paramsFor(1, who);
+        erm.openRound(1, p, 1, 0, uint40(block.timestamp + 1 days));
+        erm.finalizeRound(1, p, emptyResult(), noSlashes());
+        uint256 d = erm.disputeResult(1, MIN_DEPOSIT, 0);
+        vm.warp(erm.getRound(1).disputeDeadline + 1);
+        uint256 before = evil.balanceOf(address(this));
+        evil.arm(address(erm), abi.encodeCall(IRoundManager.timeoutDispute, (d)));
+        erm.timeoutDispute(d);
+        assertFalse(evil.lastCallSucceeded(), "re-entry failed");
+        assertEq(
+            keccak256(evil.lastRevertData()),
+            keccak256(abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)),
+            "guard reverted"
+        );
+        assertEq(evil.balanceOf(address(this)), before + MIN_DEPOSIT, "refunded once");
+        assertEq(evil.balanceOf(address(erm)), erm.totalBonds() + erm.rewardPool() + erm.totalDisputeDeposits(), "accounting");
     }
 }

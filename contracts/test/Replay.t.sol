@@ -7,6 +7,7 @@ import {Fixture} from "./utils/Fixture.sol";
 import {Merkle} from "./utils/Merkle.sol";
 import {IRM} from "./utils/IRM.sol";
 import {IRoundManager} from "../src/interfaces/IRoundManager.sol";
+import {IFaultVerifier} from "../src/interfaces/IFaultVerifier.sol";
 import {StakeManager} from "../src/StakeManager.sol";
 import {FedstakeProtocol as P} from "../src/libraries/FedstakeProtocol.sol";
 
@@ -30,10 +31,11 @@ contract ReplayTest is Fixture {
             participant: parts[1],
             updateHash: UH,
             numExamples: 10,
-            reason: P.REASON_MALFORMED,
+            reason: P.REASON_FORGED_HASH,
             slashBps: 100,
             signature: sig,
-            proof: Merkle.proof(participantLeaves(id, parts), 1)
+            proof: Merkle.proof(participantLeaves(id, parts), 1),
+            faultProof: ""
         });
     }
 
@@ -66,6 +68,28 @@ contract ReplayTest is Fixture {
         );
     }
 
+    /// @dev An equivocation proof's second signature is checked under the same domain: one made for another
+    ///      contract (or chain) does not prove anything here.
+    function test_replay_equivocationProofFromOtherContract() public {
+        (uint256 id, IRoundManager.RoundParams memory p) = openWith(0);
+        (, IRM rm2,) = deploySystem(IERC20(address(token)));
+        bytes32 other = keccak256("other update");
+        bytes32 digest2 = rm2.commitmentDigest(id, parts[1], p.globalModelHash, other, 10);
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(pks[1], digest2);
+        IRoundManager.SlashEvidence[] memory s = _slash(id, p, sign(pks[1], id, p.globalModelHash, UH, 10));
+        s[0].reason = P.REASON_EQUIVOCATION;
+        s[0].slashBps = PROVABLE_BPS;
+        s[0].faultProof = abi.encode(other, uint64(10), abi.encodePacked(r, s_, v));
+        vm.prank(coordinator);
+        vm.expectRevert(IFaultVerifier.BadEquivocationSignature.selector);
+        rm.finalizeRound(id, p, emptyResult(), s);
+        // signed under this contract's domain it proves the fault
+        s[0].faultProof = abi.encode(other, uint64(10), sign(pks[1], id, p.globalModelHash, other, 10));
+        vm.prank(coordinator);
+        rm.finalizeRound(id, p, emptyResult(), s);
+        assertEq(sm.slashableStake(parts[1]), 500e18, "slashed");
+    }
+
     function test_participantLeafEncoding() public pure {
         bytes32 inner = keccak256(abi.encode(uint256(3), address(0xBEEF)));
         assertEq(P.participantLeaf(3, address(0xBEEF)), keccak256(abi.encodePacked(inner)), "leaf");
@@ -77,16 +101,16 @@ contract ReplayTest is Fixture {
         IRoundManager.RoundParams memory p2 = paramsFor(id2, parts);
         p2.globalModelHash = p1.globalModelHash; // same model: only the round id differs
         vm.prank(coordinator);
-        rm.openRound(p2, uint32(parts.length), 0, uint40(block.timestamp + 1 days));
+        rm.openRound(id2, p2, uint32(parts.length), 0, uint40(block.timestamp + 1 days));
         bytes memory sigRound1 = sign(pks[1], id1, p1.globalModelHash, UH, 10);
         IRoundManager.SlashEvidence[] memory s = _slash(id2, p2, sigRound1);
         vm.prank(coordinator);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.InvalidCommitmentSignature.selector, parts[1]));
-        rm.finalizeRound(id2, p2, 0, 0, 0, s);
+        rm.finalizeRound(id2, p2, emptyResult(), s);
         // the same signature is valid evidence in its own round
         s = _slash(id1, p1, sigRound1);
         vm.prank(coordinator);
-        rm.finalizeRound(id1, p1, 0, 0, 0, s);
+        rm.finalizeRound(id1, p1, emptyResult(), s);
     }
 
     function test_replay_otherChain() public {
@@ -97,10 +121,10 @@ contract ReplayTest is Fixture {
         IRoundManager.SlashEvidence[] memory s = _slash(id, p, sig);
         vm.prank(coordinator);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.InvalidCommitmentSignature.selector, parts[1]));
-        rm.finalizeRound(id, p, 0, 0, 0, s);
+        rm.finalizeRound(id, p, emptyResult(), s);
         vm.chainId(chain);
         vm.prank(coordinator);
-        rm.finalizeRound(id, p, 0, 0, 0, s);
+        rm.finalizeRound(id, p, emptyResult(), s);
     }
 
     function test_replay_otherContract() public {
@@ -114,7 +138,7 @@ contract ReplayTest is Fixture {
         vm.startPrank(coordinator);
         token.approve(address(rm2), type(uint256).max);
         rm2.postBond(MIN_BOND);
-        rm2.openRound(p, uint32(parts.length), 0, uint40(block.timestamp + 1 days));
+        rm2.openRound(id, p, uint32(parts.length), 0, uint40(block.timestamp + 1 days));
         vm.stopPrank();
         bytes32 digest2 = rm2.commitmentDigest(id, parts[1], p.globalModelHash, UH, 10);
         assertTrue(digest2 != rm.commitmentDigest(id, parts[1], p.globalModelHash, UH, 10), "domains differ");
@@ -123,9 +147,9 @@ contract ReplayTest is Fixture {
         IRoundManager.SlashEvidence[] memory s = _slash(id, p, sigForRm2);
         vm.prank(coordinator);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.InvalidCommitmentSignature.selector, parts[1]));
-        rm.finalizeRound(id, p, 0, 0, 0, s);
+        rm.finalizeRound(id, p, emptyResult(), s);
         vm.prank(coordinator);
-        rm2.finalizeRound(id, p, 0, 0, 0, s);
+        rm2.finalizeRound(id, p, emptyResult(), s);
     }
 
     function test_replay_otherModel() public {
@@ -134,7 +158,7 @@ contract ReplayTest is Fixture {
         IRoundManager.SlashEvidence[] memory s = _slash(id, p, sig);
         vm.prank(coordinator);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.InvalidCommitmentSignature.selector, parts[1]));
-        rm.finalizeRound(id, p, 0, 0, 0, s);
+        rm.finalizeRound(id, p, emptyResult(), s);
     }
 
     function testFuzz_replay_otherChainId(uint64 otherChain) public {
@@ -145,6 +169,6 @@ contract ReplayTest is Fixture {
         IRoundManager.SlashEvidence[] memory s = _slash(id, p, sig);
         vm.prank(coordinator);
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.InvalidCommitmentSignature.selector, parts[1]));
-        rm.finalizeRound(id, p, 0, 0, 0, s);
+        rm.finalizeRound(id, p, emptyResult(), s);
     }
 }

@@ -5,6 +5,7 @@ import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.s
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test} from "./Test.sol";
 import {Merkle} from "./Merkle.sol";
+import {SumTrees} from "./SumTrees.sol";
 import {FedToken} from "../../src/FedToken.sol";
 import {StakeManager} from "../../src/StakeManager.sol";
 import {IRM} from "./IRM.sol";
@@ -46,6 +47,9 @@ abstract contract Fixture is Test {
     uint256 internal constant NPK = 8;
     uint256[] internal pks;
     address[] internal parts;
+    /// @dev Rewards claimed per round through claimFor (roundEscrow).
+    mapping(uint256 roundId => uint256) internal ghostClaimed;
+    mapping(uint256 roundId => mapping(address participant => bool)) internal ghostPaid;
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
@@ -203,6 +207,27 @@ abstract contract Fixture is Test {
         });
     }
 
+    /// @dev Evidence of a provable fault (`reason`) by parts[i], which signed (uh, 100); slashBps = PROVABLE_BPS.
+    function provableEvidence(
+        uint256 i,
+        uint256 roundId,
+        IRoundManager.RoundParams memory p,
+        uint8 reason,
+        bytes32 uh,
+        bytes memory faultProof
+    ) internal view returns (IRoundManager.SlashEvidence memory e) {
+        e = IRoundManager.SlashEvidence({
+            participant: parts[i],
+            updateHash: uh,
+            numExamples: 100,
+            reason: reason,
+            slashBps: PROVABLE_BPS,
+            signature: sign(pks[i], roundId, p.globalModelHash, uh, 100),
+            proof: Merkle.proof(participantLeaves(roundId, parts), i),
+            faultProof: faultProof
+        });
+    }
+
     /// @dev Sort evidence by ascending participant address (finalizeRound requires it).
     function sortEvidence(IRoundManager.SlashEvidence[] memory s) internal pure {
         for (uint256 i = 1; i < s.length; ++i) {
@@ -216,7 +241,8 @@ abstract contract Fixture is Test {
         }
     }
 
-    /// @dev The SlashEntry list a dispute must present, given sorted evidence and the locked amounts.
+    /// @dev The SlashEntry list a dispute must present, given sorted evidence and the amounts locked from active
+    ///      stake only (nothing from unbonding requests). Use finalizeRecording when unbonding stake is slashed.
     function entriesOf(IRoundManager.SlashEvidence[] memory s, uint256[] memory amounts)
         internal
         pure
@@ -224,32 +250,127 @@ abstract contract Fixture is Test {
     {
         e = new IRoundManager.SlashEntry[](s.length);
         for (uint256 i; i < s.length; ++i) {
-            e[i] = IRoundManager.SlashEntry({participant: s[i].participant, amount: uint96(amounts[i]), reason: s[i].reason});
+            e[i] = IRoundManager.SlashEntry({
+                participant: s[i].participant,
+                amount: uint96(amounts[i]),
+                reason: s[i].reason,
+                fromUnbonding: 0,
+                releaseAt: 0
+            });
         }
     }
 
     /// @dev slashesHash fold of docs/protocol.md.
     function slashesHashOf(IRoundManager.SlashEntry[] memory e) internal pure returns (bytes32 h) {
         for (uint256 i; i < e.length; ++i) {
-            h = keccak256(abi.encode(h, e[i].participant, uint256(e[i].amount), e[i].reason));
+            h = keccak256(
+                abi.encode(
+                    h, e[i].participant, uint256(e[i].amount), e[i].reason, uint256(e[i].fromUnbonding), e[i].releaseAt
+                )
+            );
         }
+    }
+
+    /// @dev Finalize as the coordinator and return the slash list from the ParticipantSlashed events (what a
+    ///      participant presents to dispute, or the guardian to cancel).
+    function finalizeRecording(
+        uint256 roundId,
+        IRoundManager.RoundParams memory p,
+        IRoundManager.RoundResult memory result,
+        IRoundManager.SlashEvidence[] memory s
+    ) internal returns (IRoundManager.SlashEntry[] memory e) {
+        VmLogs(address(vm)).recordLogs();
+        vm.prank(coordinator);
+        rm.finalizeRound(roundId, p, result, s);
+        VmLogs.Log[] memory logs = VmLogs(address(vm)).getRecordedLogs();
+        e = new IRoundManager.SlashEntry[](s.length);
+        uint256 k;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(rm) || logs[i].topics[0] != IRoundManager.ParticipantSlashed.selector) {
+                continue;
+            }
+            (uint8 reason,, uint256 amount, uint256 fromUnbonding, uint64 releaseAt,) =
+                abi.decode(logs[i].data, (uint8, uint16, uint256, uint256, uint64, bytes32));
+            e[k++] = IRoundManager.SlashEntry({
+                participant: address(uint160(uint256(logs[i].topics[2]))),
+                amount: uint96(amount),
+                reason: reason,
+                fromUnbonding: uint96(fromUnbonding),
+                releaseAt: releaseAt
+            });
+        }
+        require(k == s.length, "slash events");
     }
 
     function noSlashes() internal pure returns (IRoundManager.SlashEvidence[] memory) {
         return new IRoundManager.SlashEvidence[](0);
     }
 
-    /// @dev Results tree over parts[0..k) with given rewards.
+    function noEntries() internal pure returns (IRoundManager.SlashEntry[] memory) {
+        return new IRoundManager.SlashEntry[](0);
+    }
+
+    // ------------------------------------------------------------ results sum tree
+
+    function updateHashOf(uint256 roundId, uint256 i) internal pure returns (bytes32) {
+        return keccak256(abi.encode("update", roundId, i));
+    }
+
+    /// @dev Result leaves over parts[0..k) with given rewards (score 500_000).
     function resultLeaves(uint256 roundId, uint256[] memory rewards) internal view returns (bytes32[] memory leaves) {
         leaves = new bytes32[](rewards.length);
         for (uint256 i; i < rewards.length; ++i) {
-            leaves[i] = P.resultLeaf(roundId, parts[i], keccak256(abi.encode("update", roundId, i)), 500_000, rewards[i]);
+            leaves[i] = P.resultLeaf(roundId, parts[i], updateHashOf(roundId, i), 500_000, rewards[i]);
         }
     }
 
+    /// @dev Root hash of the results sum tree over parts[0..k) with given rewards.
+    function resultsRootOf(uint256 roundId, uint256[] memory rewards) internal view returns (bytes32 root) {
+        (root,) = SumTrees.root(resultLeaves(roundId, rewards), rewards);
+    }
+
+    /// @dev A RoundResult committing to `rewards` for parts[0..k) (total = Σ rewards).
+    function resultOf(uint256 roundId, uint256[] memory rewards) internal view returns (IRoundManager.RoundResult memory) {
+        return IRoundManager.RoundResult({
+            aggregateHash: keccak256("agg"),
+            resultsRoot: resultsRootOf(roundId, rewards),
+            totalRewards: uint128(sum(rewards)),
+            decisionHash: keccak256(abi.encode("decision", roundId)),
+            artifactsURI: "cas://round"
+        });
+    }
+
+    /// @dev A RoundResult with no rewards (root 0, total 0).
+    function emptyResult() internal pure returns (IRoundManager.RoundResult memory r) {
+        r.decisionHash = keccak256("decision");
+        r.artifactsURI = "cas://round";
+    }
+
+    function sumProofOf(uint256 roundId, uint256 i, uint256[] memory rewards)
+        internal
+        view
+        returns (IRoundManager.SumProof memory p)
+    {
+        (,, p) = SumTrees.build(resultLeaves(roundId, rewards), rewards, i);
+    }
+
+    /// @dev Claim parts[i]'s reward of a round opened over `parts` (openWith) whose results are `rewards`.
     function claimFor(uint256 roundId, uint256 i, uint256[] memory rewards) internal {
-        bytes32[] memory leaves = resultLeaves(roundId, rewards);
-        rm.claim(roundId, parts[i], keccak256(abi.encode("update", roundId, i)), 500_000, rewards[i], Merkle.proof(leaves, i));
+        rm.claim(
+            roundId,
+            parts[i],
+            updateHashOf(roundId, i),
+            500_000,
+            rewards[i],
+            paramsFor(roundId, parts),
+            Merkle.proof(participantLeaves(roundId, parts), i),
+            sumProofOf(roundId, i, rewards)
+        );
+        // counted once, and only when paid (a reverted claim under expectRevert returns here too)
+        if (!ghostPaid[roundId][parts[i]] && rm.isClaimed(roundId, parts[i])) {
+            ghostPaid[roundId][parts[i]] = true;
+            ghostClaimed[roundId] += rewards[i];
+        }
     }
 
     function sum(uint256[] memory xs) internal pure returns (uint256 t) {
@@ -259,14 +380,15 @@ abstract contract Fixture is Test {
     }
 
     /// @dev Tokens the RoundManager holds for rounds: budgets of open/finalized rounds and
-    ///      unclaimed rewards of settled, non-voided ones (O(rounds); tests only).
+    ///      unclaimed rewards of settled, non-voided ones (O(rounds); tests only). Claims are counted by
+    ///      claimFor (ghostClaimed); a test claiming otherwise adds to ghostClaimed itself.
     function roundEscrow() internal view returns (uint256 escrow) {
         for (uint256 id = 1; id <= rm.roundCount(); ++id) {
             IRoundManager.Round memory r = rm.getRound(id);
             if (r.status == IRoundManager.RoundStatus.Open || r.status == IRoundManager.RoundStatus.Finalized) {
                 escrow += r.rewardBudget;
             } else if (r.status == IRoundManager.RoundStatus.Settled && !r.resultVoided) {
-                escrow += r.totalRewards - r.claimed;
+                escrow += r.totalRewards - ghostClaimed[id];
             }
         }
     }
@@ -275,9 +397,21 @@ abstract contract Fixture is Test {
     function assertAccounting() internal view {
         assertEq(
             token.balanceOf(address(rm)),
-            rm.totalBonds() + rm.rewardPool() + roundEscrow() + rm.totalDisputeDeposits(),
+            rm.totalBonds() + rm.rewardPool() + roundEscrow() + rm.totalDisputeDeposits() + rm.treasuryOwed(),
             "rm accounting"
         );
         assertEq(token.balanceOf(address(sm)), sm.totalStaked() + sm.totalLocked(), "sm accounting");
     }
+}
+
+/// @notice The log-recording cheatcodes (not in the minimal Vm interface).
+interface VmLogs {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
 }
