@@ -79,18 +79,30 @@ def test_every_round_verifies_and_accounting_balances(attacked: dict[str, Any]) 
 
 
 @pytest.mark.parametrize(
-    ("pid", "code", "reason"),
+    ("pid", "code", "reason", "rounds"),
     [
-        (1, "non-finite", "MALFORMED"),
-        (2, "shape", "MALFORMED"),
-        (3, "bad-signature", None),
-        (8, "forged-hash", "FORGED_HASH"),
+        (1, "non-finite", "MALFORMED", 1),  # provable: jailed at once, not selected again
+        (2, "shape", "MALFORMED", 1),
+        (3, "bad-signature", None, 3),
+        (8, "forged-hash", "FORGED_HASH", 3),  # judged: a strike each round
     ],
 )
 def test_bad_replies_are_excluded_with_their_reason(
-    attacked: dict[str, Any], pid: int, code: str, reason: str | None
+    attacked: dict[str, Any], pid: int, code: str, reason: str | None, rounds: int
 ) -> None:
-    assert _exclusions(attacked, pid) == [(code, reason)] * 3
+    assert _exclusions(attacked, pid) == [(code, reason)] * rounds
+
+
+def test_provable_faults_are_slashed_with_a_proof_and_jail(attacked: dict[str, Any]) -> None:
+    """The NaN and the wrong shape are proven on-chain in round 1 (fault proof in the
+    manifest, the contract's provable size) and their senders sit out the next rounds."""
+    first = attacked["rounds"][0]
+    slashed = {s["participant"]: (s["reason"], s["bps"]) for s in first["slashes"]}
+    excluded = {e["participant"]: e for e in first["exclusions"]}
+    for pid in (1, 2):
+        assert slashed[_address(pid)] == ("MALFORMED", 1_000)  # the contract's provable bps
+        assert excluded[_address(pid)]["proof"]  # checked by the FaultVerifier at finalize
+    assert attacked["refused"]["not-eligible"] >= 2 * 2  # both, in rounds 2 and 3
 
 
 def test_signed_faults_are_slashed_unsigned_ones_are_not(attacked: dict[str, Any]) -> None:
