@@ -31,6 +31,7 @@ import typer
 from federation.commands import (
     chain_cmds,
     coordinator,
+    governance_cmds,
     key_cmds,
     lab_cmds,
     participant,
@@ -171,6 +172,8 @@ app.add_typer(coordinator.registry_app, name="registry", rich_help_panel=COORD)
 app.command("pause", rich_help_panel=COORD)(coordinator.pause)
 app.command("unpause", rich_help_panel=COORD)(coordinator.unpause)
 app.add_typer(coordinator.role_app, name="role", rich_help_panel=COORD)
+app.add_typer(governance_cmds.governance_app, name="governance", rich_help_panel=COORD)
+app.add_typer(governance_cmds.treasury_app, name="treasury", rich_help_panel=COORD)
 
 app.add_typer(key_cmds.app, name="key", rich_help_panel=PART)
 app.command("faucet", rich_help_panel=PART)(participant.faucet)

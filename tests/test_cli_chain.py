@@ -56,6 +56,8 @@ class World:
     admin: Ledger
     people: dict[str, Signer]  # "honest" (first honest), "sign-flip", "non-finite", "forged-hash"
     stranger: Signer  # a funded dev account that took part in nothing
+    arbiter: Signer  # decides disputes (the admin coordinates the rounds, so it cannot)
+    treasury: Signer  # pulls the treasury's share of settled slashes
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +68,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         FEDSTAKE_HOME=str(root / "home"), FEDSTAKE_DEPLOYMENT=str(dep), FEDSTAKE_CHAIN=None
     ):
         up = ok("chain", "up", "--port", str(free_port()), "--json").json()
+        arbiter, treasury = generate(), generate()
         try:
-            ok("deploy")
+            ok("deploy", "--arbiter", arbiter.address, "--treasury", treasury.address)
             admin = Ledger.open(DevRpcChain(up["url"]), dep)
+            for who in (arbiter, treasury):
+                admin.fund_eth(who.address, 10**19)
             people, _ = staked_participants(admin, BEHAVIOURS)
             store = root / "store"
             engine = RoundEngine(
@@ -82,7 +87,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             second = run_round(engine, first.aggregate_arrays, people, BUDGET)
             assert [first.round_id, second.round_id] == [1, 2] and first.slashes
             named = {str(p.behaviour): p.ledger.signer for p in reversed(people)}
-            yield World(root, up["url"], dep, store, admin, named, dev_signer(9))  # type: ignore[arg-type]
+            yield World(
+                root,
+                up["url"],
+                dep,
+                store,
+                admin,
+                named,  # type: ignore[arg-type]
+                dev_signer(9),
+                arbiter,
+                treasury,
+            )
         finally:
             ok("chain", "down")
 
@@ -132,13 +147,20 @@ def test_deploy_refuses_to_overwrite_without_force(world: World) -> None:
     fails("deploy", says="--force")
     assert world.dep.read_text() == before
     other = world.root / "other.json"
-    first = ok("--deployment", str(other), "deploy", "--json").json()
+    deployed = ok("--deployment", str(other), "deploy", "--json")
+    first = deployed.json()
     assert first["chain_id"] == 31337 and set(first["contracts"]) == {
         "StakeManager",
         "RoundManager",
         "ProvenanceRegistry",
+        "FaultVerifier",
+        "TimelockController",
     }
     assert first["min_stake"] == _tokens(10)
+    # one key for every role: allowed on a development chain, loudly
+    assert "DEVELOPMENT CHAIN ONLY" in deployed.err and "--arbiter" in deployed.err
+    assert first["warnings"] and first["timelock"] == first["contracts"]["TimelockController"]
+    assert first["timelock_delay"] > first["unbonding_delay"] and first["admin_delay"] > 0
     fails("--deployment", str(other), "deploy", says="already exists")
     again = ok(
         "--deployment",
@@ -186,16 +208,37 @@ def test_participant_stake_unbond_withdraw(world: World) -> None:
     assert status["stake"] == {
         "active": "0",
         "unbonding": _tokens(21.5),
-        "release_at": unb["release_at"],
-        "withdrawable": False,
+        "withdrawable": "0",
+        "requests": [{"amount": _tokens(21.5), "release_at": unb["release_at"], "released": False}],
     }
     assert status["eligible"] is False and status["ineligible_reason"] == "not staked"
     human = ok("status", env=use).out
-    assert "21.5 FED" in human and "releases" in human and "UTC" in human
-    ok("chain", "warp", "3h")
+    assert "21.5 FED" in human and "unbond request" in human and "UTC" in human
+    ok("chain", "warp", "3h2m")
     out = ok("withdraw", "--json", env=use).json()
     assert out["withdrawn"] == _tokens(21.5)
     fails("withdraw", says="nothing to withdraw", env=use)
+
+
+def test_each_unbond_request_keeps_its_own_release_time(world: World) -> None:
+    p = world.stranger
+    ok("faucet", key=p)
+    ok("stake", "30", key=p)
+    first = ok("unbond", "5", "--json", key=p).json()
+    ok("chain", "warp", "1h")
+    second = ok("unbond", "5", "--json", key=p).json()
+    assert second["release_at"] > first["release_at"] and len(second["requests"]) == 2
+    st = ok("status", "--json", key=p).json()
+    assert [r["release_at"] for r in st["stake"]["requests"]] == [
+        first["release_at"],
+        second["release_at"],
+    ]
+    ok("chain", "warp", "2h2m")  # the first is released, the second is not
+    assert ok("status", "--json", key=p).json()["stake"]["withdrawable"] == _tokens(5)
+    out = ok("withdraw", "--json", key=p).json()
+    assert out["withdrawn"] == _tokens(5) and out["unbonding"] == _tokens(5)
+    err = fails("withdraw", says="not yet due", key=p)
+    assert "earliest request" in err
 
 
 def test_keystore_without_password_and_without_a_terminal(world: World) -> None:
@@ -257,13 +300,30 @@ def test_round_list_and_show(world: World) -> None:
     assert int(people[honest]["reward"]) > 0 and people[honest]["score"] > 0
     reasons = {s["participant"]: s["reason"] for s in one["slashes"]}
     assert reasons[forged] == "FORGED_HASH" and reasons[nan] == "MALFORMED"
+    kinds = {s["participant"]: s["kind"] for s in one["slashes"]}
+    assert kinds[forged] == "judged" and kinds[nan] == "provable"
+    assert int(one["provable_slashed"]) > 0 and int(one["judged_slashed"]) > 0
     assert all(s["state"] == "locked" for s in one["slashes"])
+    assert one["dispute_deadline"] > one["challenge_deadline"]
+    assert "decision_hash" in one and "artifacts_uri" in one
     assert one["provenance"]["version"] == 1 and one["provenance"]["weights_uri"].startswith(
         "file:"
     )
     assert Path(one["artifacts"]["store"]) == world.store.resolve()
     text = ok("round", "show", "1").out
-    for word in ("participants", "FORGED_HASH", "MALFORMED", "provenance", "artifact store", "FED"):
+    for word in (
+        "participants",
+        "FORGED_HASH",
+        "MALFORMED",
+        "provenance",
+        "artifact store",
+        "FED",
+        "provable",
+        "judged",
+        "decision hash",
+        "artifacts URI",
+        "dispute deadline",
+    ):
         assert word in text
     fails("round", "show", "99", says="no such round 99")
     fails("round", "show", "0", says="start at 1")
@@ -281,6 +341,30 @@ def test_round_expire(world: World) -> None:
     out = ok("round", "expire", str(rid), "--json").json()
     assert out["returned"] == str(TOKEN)
     assert ok("round", "show", str(rid), "--json").json()["status"] == "expired"
+
+
+def test_round_cancel(world: World) -> None:
+    rid = int(
+        world.admin.open_round(
+            [world.people["honest"].address], reward_budget=TOKEN, global_model_hash=b"\x01" * 32
+        ).value
+    )
+    fails("round", "cancel", str(rid), key=world.stranger, says="lacks the pauser role")
+    out = ok("round", "cancel", str(rid), "--json").json()
+    assert out["returned"] == str(TOKEN) and out["round"] == rid
+    assert ok("round", "show", str(rid), "--json").json()["status"] == "cancelled"
+    fails("round", "cancel", str(rid), says="is cancelled")
+    fails("round", "cancel", "99", says="no such round 99")
+    # a finalized round: every slash goes back, its disputes are refunded
+    forged = world.people["forged-hash"]
+    ok("faucet", key=forged)
+    did = ok("dispute", "1", "--json", key=forged).json()["dispute"]
+    before = ok("status", "--json", key=forged).json()["stake"]["active"]
+    done = ok("round", "cancel", "1", "--json").json()
+    assert done["refundable_disputes"] == [did]
+    assert int(ok("status", "--json", key=forged).json()["stake"]["active"]) > int(before)
+    refund = ok("dispute", "timeout", str(did), "--json", key=world.stranger).json()
+    assert refund["status"] == "refunded"
 
 
 def test_settle_then_claim_every_round_at_once(world: World) -> None:
@@ -340,6 +424,12 @@ def test_claim_with_bad_results_files(world: World, tmp_path: Path) -> None:
 
 
 def test_status_shows_rewards_slashes_and_strikes(world: World) -> None:
+    nan = ok("status", "--json", key=world.people["non-finite"]).json()
+    assert nan["jail"]["jailed"] and nan["eligible"] is False  # a provable fault jails at once
+    assert "eligible from round" in nan["ineligible_reason"]
+    assert nan["jail"]["eligible_from_round"] == nan["jail"]["jailed_until_round"] + 1
+    assert {s["kind"] for s in nan["slashes"]} == {"provable"}
+    assert "eligible from round" in ok("status", key=world.people["non-finite"]).out
     flipper = world.people["sign-flip"]
     st = ok("status", "--json", key=flipper).json()
     assert st["stake"]["active"] == str(100 * TOKEN - sum(int(s["amount"]) for s in st["slashes"]))
@@ -379,24 +469,78 @@ def test_dispute_a_slash_and_resolve_it(world: World) -> None:
     fails("dispute", "1", key=world.people["honest"], says="was not slashed in round 1")
     fails("dispute", "1", key=forged, says="insufficient token balance")
     ok("faucet", key=forged)
+    ok("faucet", key=world.people["non-finite"])
+    fails("dispute", "1", key=world.people["non-finite"], says="proven on-chain")
     fails("dispute", "1", "--deposit", "1", key=forged, says="at least 10 FED")
     opened = ok("dispute", "1", "--json", key=forged).json()
     did = opened["dispute"]
     assert opened["deposit"] == _tokens(10) and opened["round"] == 1
     fails("dispute", "1", key=forged, says="already disputed")
-    listed = ok("dispute", "list", "--json").json()
-    assert [(d["id"], d["status"], d["kind"]) for d in listed] == [(did, "open", "slash")]
+    (listed,) = ok("dispute", "list", "--json").json()
+    assert (listed["id"], listed["status"], listed["kind"]) == (did, "open", "slash")
+    assert listed["resolve_by"] == opened["resolve_by"] and "reverted" in listed["default_outcome"]
+    human = ok("dispute", "list").out
+    assert "if undecided" in human and "slash reverted" in human
     ok("chain", "warp", "1h1m")
-    fails("settle", "1", says="open dispute")
+    fails("settle", "1", says="open slash dispute")
     fails("dispute", "resolve", str(did), says="--uphold")
     fails("dispute", "resolve", str(did), "--uphold", key=forged, says="lacks the arbiter role")
-    assert ok("dispute", "resolve", str(did), "--uphold", "--json").json()["status"] == "upheld"
-    fails("dispute", "resolve", "99", "--reject", says="no such dispute")
+    fails("dispute", "resolve", str(did), "--uphold", says="cannot decide its disputes")
+    arbiter = world.arbiter
+    out = ok("dispute", "resolve", str(did), "--uphold", "--json", key=arbiter).json()
+    assert out["status"] == "upheld"
+    fails("dispute", "resolve", "99", "--reject", key=arbiter, says="no such dispute")
     st = ok("round", "show", "1", "--json").json()
     assert {s["state"] for s in st["slashes"] if s["participant"] == forged.address} == {"reverted"}
     ok("settle", "1")
-    fails("dispute", "2", key=world.people["non-finite"], says="challenge window closed")
+    fails("dispute", "2", key=forged, says="challenge window closed")
     assert "upheld" in ok("dispute", "list").out
+
+
+def test_an_undecided_dispute_times_out_to_its_default(world: World) -> None:
+    forged = world.people["forged-hash"]
+    ok("faucet", key=forged)
+    did = ok("dispute", "2", "--json", key=forged).json()["dispute"]
+    err = fails("dispute", "timeout", str(did), key=world.stranger, says="dispute deadline")
+    assert "chain warp" in err
+    fails("dispute", "timeout", "99", says="no such dispute 99")
+    ok("chain", "warp", "2h2m")  # past the challenge window and the dispute deadline
+    fails("dispute", "resolve", str(did), "--reject", key=world.arbiter, says="deadline passed")
+    assert ok("dispute", "list", "--json").json()[0]["timeout_due"] is True
+    out = ok("dispute", "timeout", str(did), "--json", key=world.stranger).json()
+    assert out["status"] == "timed_out" and int(out["compensation"]) > 0
+    fails("dispute", "timeout", str(did), says="already timed out")
+    assert ok("round", "show", "2", "--json").json()["slashes"]
+    ok("settle", "2")
+
+
+def test_treasury_pulls_its_share(world: World) -> None:
+    fails("treasury", "claim", key=world.treasury, says="owed nothing")
+    ok("chain", "warp", "1h1m")
+    ok("settle")
+    owed = ok("treasury", "show", "--json").json()
+    assert owed["treasury"] == world.treasury.address and int(owed["owed"]) > 0
+    fails("treasury", "claim", says="is not the treasury")
+    before = world.admin.token_balance(world.treasury.address)
+    out = ok("treasury", "claim", "--json", key=world.treasury).json()
+    assert out["claimed"] == owed["owed"]
+    assert world.admin.token_balance(world.treasury.address) == before + int(owed["owed"])
+    assert ok("treasury", "show", "--json").json()["owed"] == "0"
+
+
+def test_governance_accept_admin(world: World) -> None:
+    st = ok("governance", "status", "--json").json()
+    assert not st["timelocked"] and st["timelock_delay"] > st["unbonding_delay"]
+    assert set(st["pending_admins"].values()) == {st["timelock"]}
+    err = fails("governance", "accept-admin", says="from")
+    assert "chain warp" in err
+    ok("chain", "warp", "2d")
+    out = ok("governance", "accept-admin", "--json").json()
+    assert out["timelocked"] is True and out["timelock"] == st["timelock"]
+    assert ok("governance", "status", "--json").json()["timelocked"] is True
+    assert "administers all" in ok("info").out
+    # the admin key alone can no longer grant roles: the timelock must
+    fails("role", "grant", "arbiter", world.stranger.address, says="lacks the admin role")
 
 
 def test_dispute_a_result(world: World) -> None:
@@ -404,7 +548,9 @@ def test_dispute_a_result(world: World) -> None:
     out = ok("dispute", "result", "2", "--deposit", "12", "--json", key=world.stranger).json()
     assert out["deposit"] == _tokens(12)
     assert (
-        ok("dispute", "resolve", str(out["dispute"]), "--reject", "--json").json()["status"]
+        ok(
+            "dispute", "resolve", str(out["dispute"]), "--reject", "--json", key=world.arbiter
+        ).json()["status"]
         == "rejected"
     )
 
@@ -429,6 +575,9 @@ def test_verify_registry_history_info_roles(world: World) -> None:
         and info["token"]["symbol"] == "FED"
         and isinstance(info["min_stake"], str)
     )
+    assert info["treasury"] == world.treasury.address and info["jail"]["strikes_to_jail"] == 3
+    assert info["provable_slash_bps"] > 0 and info["dispute_window"] == 3600
+    assert info["governance"]["timelock"] == info["contracts"]["TimelockController"]
     who = world.stranger.address
     ok("role", "grant", "arbiter", who)
     assert ok("role", "list", who, "--json").json()["roles"] == ["arbiter"]

@@ -52,10 +52,53 @@ def _revert(exc: Any, opts: Opts) -> str | None:
         ),
         "NothingToWithdraw": lambda: (
             "nothing to withdraw: request unbonding first with `fedstake unbond AMOUNT`"
+            if not a.get("releaseAt")
+            else f"no unbond request is released yet: the earliest releases at "
+            f"{fmt_date(a['releaseAt'])}; run `fedstake withdraw` then (`fedstake status` "
+            "lists every request)"
         ),
-        "UnbondingNotReleased": lambda: (
-            f"unbonding not yet due: it releases at "
-            f"{fmt_date(a['releaseAt'])}; run `fedstake withdraw` then"
+        "TooManyUnbondRequests": lambda: (
+            f"you already have {a['max']} pending unbond requests: withdraw released ones "
+            "(`fedstake withdraw`) or wait for one (`fedstake status` lists them)"
+        ),
+        "BudgetExceedsBond": lambda: (
+            f"a budget of {t(a['budget'])} exceeds what your bond allows now "
+            f"({t(a['maxBudget'])} more in unsettled rounds): post more bond with "
+            "`fedstake bond AMOUNT`, or settle rounds first (`fedstake settle`)"
+        ),
+        "UnexpectedRoundId": lambda: (
+            f"round {a['expected']} was opened by another coordinator first (the next id is "
+            f"{a['next']}); nothing was opened: open the round again (`fedstake round list` "
+            "shows the rounds)"
+        ),
+        "ArbiterIsCoordinator": lambda: (
+            f"{a['arbiter']} coordinates this round and so cannot decide its disputes: "
+            "another arbiter must, or after the dispute deadline anyone applies the default "
+            "outcome with `fedstake dispute timeout ID` (`fedstake dispute list`)"
+        ),
+        "DisputeDeadlinePassed": lambda: (
+            f"the round's dispute deadline passed ({fmt_date(a['deadline'])}): the arbiter "
+            "can no longer decide; apply the default outcome with `fedstake dispute timeout ID`"
+        ),
+        "DisputeDeadlineNotPassed": lambda: (
+            f"the arbiter may decide until the round's dispute deadline "
+            f"{fmt_date(a['deadline'])}; the default outcome applies after it: "
+            "`fedstake dispute timeout ID` then (`fedstake dispute list`)"
+        ),
+        "ProvenSlash": lambda: (
+            f"the slash of {a['participant']} in round {a['roundId']} was proven on-chain "
+            f"(a provable fault): it cannot be disputed (`fedstake round show {a['roundId']}`)"
+        ),
+        "NotTreasury": lambda: (
+            f"{a['caller']} is not the treasury: run `fedstake treasury claim` with the "
+            "treasury's key (`fedstake info` names it)"
+        ),
+        "NothingOwed": lambda: (
+            "the treasury is owed nothing now: settled slashes add to it (`fedstake info`)"
+        ),
+        "GovernanceNotTimelocked": lambda: (
+            f"{a['caller']} is not the governance timelock: upgrades go through it once it "
+            "administers the contracts (`fedstake governance status`)"
         ),
         "InsufficientBond": lambda: (
             f"coordinator bond {t(a['bond'])} is below the required "
@@ -93,9 +136,10 @@ def _revert(exc: Any, opts: Opts) -> str | None:
             f"{fmt_date(a['deadline'])}: it can no longer be disputed (`fedstake round list`)"
         ),
         "DisputesPending": lambda: (
-            f"{a['openDisputes']} dispute(s) still open: the arbiter "
-            "resolves them with `fedstake dispute resolve ID --uphold` or --reject "
-            "(`fedstake dispute list`)"
+            f"{a['openSlashDisputes']} slash and {a['openResultDisputes']} result dispute(s) "
+            "still open: the arbiter resolves them with `fedstake dispute resolve ID "
+            "--uphold` or --reject, or after the dispute deadline anyone applies their "
+            "default with `fedstake dispute timeout ID` (`fedstake dispute list`)"
         ),
         "DepositTooLow": lambda: (
             f"the deposit must be at least {t(a['minDeposit'])}: "
@@ -141,6 +185,10 @@ def _revert(exc: Any, opts: Opts) -> str | None:
         ),
         "FaucetDisabled": lambda: (
             "this token has no faucet: get tokens from its issuer (`fedstake info` names the token)"
+        ),
+        "FaucetOnlyOnDevChains": lambda: (
+            f"a faucet exists only on development chains, not chain id {a['chainId']}: "
+            "`fedstake deploy --token ADDRESS` with an existing token"
         ),
         "ZeroAmount": lambda: "the amount must be more than 0: e.g. `fedstake stake 10`",
         "UnknownVersion": lambda: (

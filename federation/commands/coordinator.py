@@ -60,26 +60,59 @@ def deploy(
     challenge_window: Annotated[
         int, typer.Option(click_type=DURATION, help="Time to dispute a finalized round.")
     ] = "1h",  # type: ignore[assignment]
+    dispute_window: Annotated[
+        int,
+        typer.Option(
+            click_type=DURATION,
+            help="Time after the challenge window for the arbiter to decide disputes.",
+        ),
+    ] = "1h",  # type: ignore[assignment]
     dispute_deposit: Annotated[
         Amount, typer.Option(click_type=AMOUNT, help="Minimum dispute deposit.")
     ] = "10",  # type: ignore[assignment]
+    coordinator: Annotated[
+        list[str] | None,
+        typer.Option(
+            click_type=ADDRESS,
+            help="Coordinator account (repeatable; default: the deployer, development chains "
+            "only).",
+        ),
+    ] = None,
     arbiter: Annotated[
         list[str] | None,
         typer.Option(
-            click_type=ADDRESS, help="Arbiter account (repeatable; default: the deployer)."
+            click_type=ADDRESS,
+            help="Arbiter account (repeatable; default: the deployer, development chains only).",
         ),
     ] = None,
+    treasury: Annotated[
+        str | None,
+        typer.Option(
+            click_type=ADDRESS,
+            help="Treasury (pulls its share of slashes; default: the deployer, development "
+            "chains only).",
+        ),
+    ] = None,
+    admin_delay: Annotated[
+        int,
+        typer.Option(click_type=DURATION, help="Delay before a new admin can take over."),
+    ] = "1d",  # type: ignore[assignment]
     json_: JsonOpt = False,
     wei: WeiOpt = False,
 ) -> None:
     """Deploy the contracts and write the deployment file (--deployment).
 
-    Refuses to replace an existing deployment file without --force. On the embedded chain
-    (inprocess://) the contracts die with this command: use `fedstake chain up` first."""
+    Admin, coordinator, arbiter and treasury should be distinct keys: on a development chain
+    coinciding ones get a loud warning, elsewhere they are an error. The admin role passes
+    to a governance timelock (longer than the unbonding delay) once
+    `fedstake governance accept-admin` runs after its delay. Refuses to replace an existing
+    deployment file without --force. On the embedded chain (inprocess://) the contracts die
+    with this command: use `fedstake chain up` first."""
     from dataclasses import replace
 
     from federation.deploy import default_config
     from federation.deployment import Deployment
+    from federation.errors import ConfigError
     from federation.ledger import Ledger
 
     opts = opts_of(ctx)
@@ -114,26 +147,39 @@ def deploy(
             )
         decimals = 18 if token is None else _decimals(chain, token)
         cfg = replace(
-            default_config(admin.address),
+            default_config(treasury or admin.address),
             max_round_duration=round_duration,
             challenge_window=challenge_window,
+            dispute_window=dispute_window,
             min_dispute_deposit=dispute_deposit.wei(decimals),
         )
-        with out.status("deploying the token, 3 proxies, wiring and roles…"):
-            ledger = Ledger.deploy(
-                chain,
-                admin=admin,
-                token=token,
-                config=cfg,
-                min_stake=min_stake.wei(decimals),
-                arbiters=tuple(arbiter or ()),
-                out=dep,
-            )
+        warnings: list[str] = []
+        with out.status("deploying the token, fault verifier, 3 proxies, timelock and roles…"):
+            try:
+                ledger = Ledger.deploy(
+                    chain,
+                    admin=admin,
+                    token=token,
+                    config=cfg,
+                    min_stake=min_stake.wei(decimals),
+                    coordinators=tuple(coordinator or ()),
+                    arbiters=tuple(arbiter or ()),
+                    treasury=treasury,
+                    admin_delay=admin_delay,
+                    out=dep,
+                    warn=warnings.append,
+                )
+            except ConfigError as exc:
+                raise CliError(str(exc)) from None
+        for text in warnings:
+            out.warn(text)
         opts.units = units_of(ledger)
         d = ledger.deployment
         params = ledger.staking_params()
+        gov = ledger.governance_info()
     finally:
         chain.close()
+    accept = gov.accept_operation
     doc = {
         "deployment": str(dep),
         "chain": chain.url,
@@ -147,8 +193,17 @@ def deploy(
         "min_stake": str(params.min_stake),
         "unbonding_delay": params.unbonding_delay,
         "challenge_window": cfg.challenge_window,
+        "dispute_window": cfg.dispute_window,
         "max_round_duration": cfg.max_round_duration,
         "min_dispute_deposit": str(cfg.min_dispute_deposit),
+        "coordinators": list(coordinator or [admin.address]),
+        "arbiters": list(arbiter or [admin.address]),
+        "treasury": cfg.treasury,
+        "timelock": gov.timelock,
+        "timelock_delay": gov.min_delay,
+        "admin_delay": admin_delay,
+        "accept_admin_at": None if accept is None else accept.ready_at,
+        "warnings": warnings,
     }
     if out.json:
         out.emit(doc)
@@ -159,12 +214,17 @@ def deploy(
         [*d.contracts.items(), (f"token ({opts.units.symbol})", d.token)],
     )
     out.print(
-        f"admin, coordinator, pauser: {admin.address}; arbiter: "
-        f"{', '.join(arbiter) if arbiter else admin.address}",
+        f"admin (until the timelock accepts it), pauser: {admin.address}; coordinator: "
+        f"{', '.join(doc['coordinators'])}; arbiter: {', '.join(doc['arbiters'])}; "
+        f"treasury: {cfg.treasury}",
         f"minimum stake {out.tokens(params.min_stake)}, unbonding delay "
         f"{fmt_duration(params.unbonding_delay)}, challenge window "
-        f"{fmt_duration(cfg.challenge_window)}, dispute deposit "
+        f"{fmt_duration(cfg.challenge_window)}, dispute window "
+        f"{fmt_duration(cfg.dispute_window)}, dispute deposit "
         f"{out.tokens(cfg.min_dispute_deposit)}",
+        f"governance: timelock {gov.timelock} (delay {fmt_duration(gov.min_delay)}) takes the "
+        f"admin role from {fmt_date(accept.ready_at) if accept else '-'}: run "
+        "`fedstake governance accept-admin` then",
     )
     out.next_steps("fedstake bond 200", "fedstake fund 100")
 
@@ -302,12 +362,14 @@ def settle(
                         + warp_hint(opts, info.challenge_deadline - now),
                     )
                 )
-            elif info.open_disputes:
+            elif blocker := info.settle_blocker(now):
                 waiting.append(
                     (
                         rid,
-                        f"{info.open_disputes} open dispute(s): the arbiter resolves them "
-                        f"first (`fedstake dispute list --round {rid}`)",
+                        f"{blocker}: the arbiter decides them by "
+                        f"{fmt_when(info.dispute_deadline, now)}, then anyone applies their "
+                        f"default (`fedstake dispute list --round {rid}`)"
+                        + warp_hint(opts, info.dispute_deadline - now),
                     )
                 )
             else:
@@ -502,6 +564,33 @@ def role_list(
         out.print(f"{who}: {', '.join(held) or 'no roles'}")
 
 
+def governance_json(gov: Any) -> dict[str, Any]:
+    op = gov.accept_operation
+    return {
+        "timelock": gov.timelock,
+        "timelock_delay": gov.min_delay,
+        "unbonding_delay": gov.unbonding_delay,
+        "timelocked": gov.timelocked,
+        "admins": {a.contract: a.admin for a in gov.admins},
+        "pending_admins": {a.contract: a.pending_admin for a in gov.admins if a.pending_admin},
+        "accept_admin_at": None if op is None or op.done else op.ready_at,
+        "accept_admin_done": bool(op and op.done),
+    }
+
+
+def governance_text(gov: Any) -> str:
+    if gov.timelock is None:
+        return "no timelock (an old deployment)"
+    if gov.timelocked:
+        return f"timelock {gov.timelock} (delay {fmt_duration(gov.min_delay)}) administers all"
+    op = gov.accept_operation
+    when = fmt_date(op.ready_at) if op and op.ready_at > 1 else "-"
+    return (
+        f"timelock {gov.timelock} (delay {fmt_duration(gov.min_delay)}) takes the admin role "
+        f"from {when} (`fedstake governance accept-admin`)"
+    )
+
+
 # -- info and history --------------------------------------------------------------------------
 def info(ctx: typer.Context, json_: JsonOpt = False, wei: WeiOpt = False) -> None:
     """The deployment: chain, contracts, token, parameters, pool, pause state."""
@@ -514,6 +603,8 @@ def info(ctx: typer.Context, json_: JsonOpt = False, wei: WeiOpt = False) -> Non
         pool = led.pool_info()
         paused = led.paused()
         rounds = led.round_count()
+        jail = led.jail_policy()
+        gov = led.governance_info()
         url = led.chain.url
     faucet = ", test token with faucet" if d.local_token else ""
     if out.json:
@@ -528,11 +619,20 @@ def info(ctx: typer.Context, json_: JsonOpt = False, wei: WeiOpt = False) -> Non
                 "unbonding_delay": sp.unbonding_delay,
                 "total_staked": str(sp.total_staked),
                 "min_coordinator_bond": str(rc.min_coordinator_bond),
+                "budget_bond_multiple": rc.budget_bond_multiple,
                 "max_round_duration": rc.max_round_duration,
                 "challenge_window": rc.challenge_window,
-                "max_slash_bps": rc.max_slash_bps,
+                "dispute_window": rc.dispute_window,
+                "max_slash_bps": rc.max_judged_slash_bps,
+                "max_judged_slash_bps": rc.max_judged_slash_bps,
+                "provable_slash_bps": rc.provable_slash_bps,
+                "slash_pool_bps": rc.slash_pool_bps,
+                "timeout_compensation_bps": rc.timeout_compensation_bps,
                 "min_dispute_deposit": str(rc.min_dispute_deposit),
                 "treasury": rc.treasury,
+                "treasury_owed": str(pool.treasury_owed),
+                "jail": {"strikes_to_jail": jail.strikes_to_jail, "jail_rounds": jail.jail_rounds},
+                "governance": governance_json(gov),
                 "reward_pool": str(pool.reward_pool),
                 "total_bonds": str(pool.total_bonds),
                 "paused": paused,
@@ -549,11 +649,31 @@ def info(ctx: typer.Context, json_: JsonOpt = False, wei: WeiOpt = False) -> Non
             ("minimum stake", out.tokens(sp.min_stake)),
             ("unbonding delay", fmt_duration(sp.unbonding_delay)),
             ("total staked", out.tokens(sp.total_staked)),
-            ("coordinator bond", f"minimum {out.tokens(rc.min_coordinator_bond)}"),
+            (
+                "coordinator bond",
+                f"minimum {out.tokens(rc.min_coordinator_bond)}; budgets up to "
+                f"{rc.budget_bond_multiple} × the bond",
+            ),
             ("round duration", f"at most {fmt_duration(rc.max_round_duration)}"),
             ("challenge window", fmt_duration(rc.challenge_window)),
-            ("max slash", f"{rc.max_slash_bps / 100:g} % per round"),
+            ("dispute window", f"{fmt_duration(rc.dispute_window)} after the challenge window"),
+            ("judged slash", f"at most {rc.max_judged_slash_bps / 100:g} % per round"),
+            ("provable slash", f"{rc.provable_slash_bps / 100:g} % (proven on-chain)"),
+            (
+                "jail",
+                f"{jail.jail_rounds} rounds after a provable fault or "
+                f"{jail.strikes_to_jail} judged slashes"
+                if jail.strikes_to_jail
+                else f"{jail.jail_rounds} rounds after a provable fault",
+            ),
             ("dispute deposit", f"minimum {out.tokens(rc.min_dispute_deposit)}"),
+            (
+                "undecided disputes",
+                f"slash reverted + {rc.timeout_compensation_bps / 100:g} % of it from the "
+                "bond; result stands",
+            ),
+            ("treasury", f"{rc.treasury} (owed {out.tokens(pool.treasury_owed)})"),
+            ("governance", governance_text(gov)),
             ("reward pool", out.tokens(pool.reward_pool)),
             ("bonds", out.tokens(pool.total_bonds)),
             ("paused", "yes" if paused else "no"),

@@ -28,7 +28,6 @@ from federation.commands.common import (
 )
 from federation.commands.roundinfo import (
     Claimable,
-    dispute_ids,
     finalized_round_ids,
     round_or_fail,
     store_of,
@@ -126,14 +125,21 @@ def unbond(
         res = led.request_unbond(value)
         now = led.stake_of()
         chain_now = led.now()
-    when = fmt_when(now.unbond_release_at, chain_now)
+    release = int(res.value or now.unbond_release_at)
     out.tx(
         res,
-        f"unbonding {out.tokens(value)} (total unbonding {out.tokens(now.unbonding)}): "
-        f"withdrawable from {when} with `fedstake withdraw`",
+        f"unbonding {out.tokens(value)} (total unbonding {out.tokens(now.unbonding)}): this "
+        f"request is withdrawable from {fmt_when(release, chain_now)} with `fedstake withdraw` "
+        "(each request keeps its own release time)",
         unbonding=str(now.unbonding),
-        release_at=now.unbond_release_at,
+        release_at=release,
+        requests=[requests_json(r, chain_now) for r in now.requests or ()],
     )
+
+
+def requests_json(r: Any, now: int) -> dict[str, Any]:
+    """One unbond request for --json output."""
+    return {"amount": str(r.amount), "release_at": r.release_at, "released": r.release_at <= now}
 
 
 def withdraw(ctx: typer.Context, json_: JsonOpt = False, wei: WeiOpt = False) -> None:
@@ -142,19 +148,30 @@ def withdraw(ctx: typer.Context, json_: JsonOpt = False, wei: WeiOpt = False) ->
     out = Output(opts, json_, wei)
     with open_ledger(opts) as led:
         info = led.stake_of()
-        if info.unbonding == 0:
+        if not info.requests:
             raise CliError(
                 "nothing to withdraw: request unbonding first with `fedstake unbond AMOUNT`"
             )
         now = led.now()
-        if now < info.unbond_release_at:
+        if info.withdrawable_at(now) == 0:
+            first = min(info.requests, key=lambda r: r.release_at)
             raise CliError(
-                f"unbonding not yet due: {out.tokens(info.unbonding)} releases at "
-                f"{fmt_when(info.unbond_release_at, now)}; run `fedstake withdraw` then"
-                + warp_hint(opts, info.unbond_release_at - now)
+                f"unbonding not yet due: the earliest request ({out.tokens(first.amount)} of "
+                f"{out.tokens(info.unbonding)}) releases at {fmt_when(first.release_at, now)}; "
+                "run `fedstake withdraw` then" + warp_hint(opts, first.release_at - now)
             )
         res = led.withdraw()
-    out.tx(res, f"withdrew {out.tokens(int(res.value or 0))}", withdrawn=str(res.value or 0))
+        left = led.stake_of()
+    pending = ""
+    if left.requests:
+        nxt = min(r.release_at for r in left.requests)
+        pending = f"; {out.tokens(left.unbonding)} still unbonding (next release {fmt_date(nxt)})"
+    out.tx(
+        res,
+        f"withdrew {out.tokens(int(res.value or 0))}{pending}",
+        withdrawn=str(res.value or 0),
+        unbonding=str(left.unbonding),
+    )
 
 
 def approve(
@@ -301,6 +318,8 @@ def _nothing_to_claim(
             f"`fedstake round show {rid}` shows its deadlines",
             "expired": f"round {rid} expired without a result: it pays no rewards "
             f"(`fedstake round show {rid}`)",
+            "cancelled": f"round {rid} was cancelled: it pays no rewards "
+            f"(`fedstake round show {rid}`)",
             "no-results": f"round {rid}'s results were not found ({c.note}): pass the "
             f"coordinator's store or file with `fedstake claim {rid} --results DIR_OR_FILE`",
         }
@@ -336,7 +355,8 @@ def status(
     json_: JsonOpt = False,
     wei: WeiOpt = False,
 ) -> None:
-    """Stake, unbonding with its release date, pending rewards, slashes, strikes, eligibility."""
+    """Stake, each unbond request with its release date, pending rewards, slashes, strikes,
+    jail and eligibility (from which round)."""
     opts = opts_of(ctx)
     out = Output(opts, json_, wei)
     with open_ledger(opts) as led:
@@ -344,7 +364,9 @@ def status(
         now = led.now()
         info = led.stake_of(who)
         params = led.staking_params()
+        next_round = led.next_round_id()
         eligible = led.is_eligible(who)
+        jail = led.jail_policy()
         balance = led.token_balance(who)
         eth = int(led.chain.w3.eth.get_balance(who))
         bond = led.coordinator_info(who)
@@ -357,12 +379,20 @@ def status(
         if finalized:
             last = led.get_round(finalized[-1])
             strikes = strikes_of(led, who, store_of(led, last, results), finalized[-1])
+    jailed = info.jailed_until_round >= next_round
     if info.active == 0:
         why = "not staked"
+    elif jailed:
+        why = (
+            f"jailed by its slash in round {info.jailed_from_round}: eligible from round "
+            f"{info.eligible_from_round()}"
+        )
     elif not eligible:
         why = f"active stake below the minimum {out.tokens(params.min_stake)}"
     else:
         why = ""
+    requests = list(info.requests or ())
+    withdrawable = info.withdrawable_at(now)
     claimable = [c for c in rows if c.state == "claimable"]
     pending = [c for c in rows if c.state == "pending"]
     unknown = [c for c in rows if c.state == "no-results"]
@@ -376,14 +406,25 @@ def status(
                 "stake": {
                     "active": str(info.active),
                     "unbonding": str(info.unbonding),
-                    "release_at": info.unbond_release_at,
-                    "withdrawable": info.unbonding > 0 and now >= info.unbond_release_at,
+                    "withdrawable": str(withdrawable),
+                    "requests": [requests_json(r, now) for r in requests],
                 },
                 "min_stake": str(params.min_stake),
                 "eligible": eligible,
                 "ineligible_reason": why or None,
+                "next_round": next_round,
+                "jail": {
+                    "strikes": info.strikes,
+                    "strikes_to_jail": jail.strikes_to_jail,
+                    "jail_rounds": jail.jail_rounds,
+                    "jailed": jailed,
+                    "jailed_from_round": info.jailed_from_round,
+                    "jailed_until_round": info.jailed_until_round,
+                    "eligible_from_round": max(info.eligible_from_round(), next_round),
+                },
                 "bond": str(bond.bond),
                 "open_rounds": bond.open_rounds,
+                "locked_budget": str(bond.locked_budget),
                 "roles": roles,
                 "rewards": {
                     "claimable": str(sum(c.reward for c in claimable)),
@@ -394,8 +435,10 @@ def status(
                     {
                         "round": s.round_id,
                         "reason": reason_name(s.reason),
+                        "kind": "provable" if s.provable else "judged",
                         "bps": s.slash_bps,
                         "amount": str(s.amount),
+                        "from_unbonding": str(s.from_unbonding),
                         "state": states[s.round_id].name.lower(),
                     }
                     for s in slashes
@@ -409,20 +452,34 @@ def status(
             }
         )
         return
-    release = "-"
-    if info.unbonding:
-        release = (
-            "withdrawable now: `fedstake withdraw`"
-            if now >= info.unbond_release_at
-            else f"releases {fmt_when(info.unbond_release_at, now)}"
+    unbonding = "-"
+    if requests:
+        unbonding = f"{out.tokens(info.unbonding)} in {len(requests)} request(s)" + (
+            f", {out.tokens(withdrawable)} withdrawable now: `fedstake withdraw`"
+            if withdrawable
+            else ""
         )
+    k = jail.strikes_to_jail
     out.fields(
         [
             ("address", who),
             ("tokens", f"{out.tokens(balance)} (gas: {out.eth(eth)})"),
             ("stake", f"{out.tokens(info.active)} active (minimum {out.tokens(params.min_stake)})"),
-            ("unbonding", f"{out.tokens(info.unbonding)}  {release}" if info.unbonding else "-"),
-            ("eligible", "yes" if eligible else f"no, {why} (jailed from rounds)"),
+            ("unbonding", unbonding),
+            ("eligible", f"yes, for round {next_round}" if eligible else f"no, {why}"),
+            (
+                "strikes",
+                f"{info.strikes}/{k} judged slashes (jail for {jail.jail_rounds} rounds at {k})"
+                if k
+                else f"{info.strikes} (judged slashes never jail here)",
+            ),
+            (
+                "jail",
+                f"jailed for rounds {info.jailed_from_round}–{info.jailed_until_round}: "
+                f"eligible from round {info.eligible_from_round()}"
+                if jailed
+                else "not jailed",
+            ),
             (
                 "rewards",
                 f"{out.tokens(sum(c.reward for c in claimable))} claimable"
@@ -440,6 +497,19 @@ def status(
         ],
         title=f"status at {fmt_date(now)}",
     )
+    if requests:
+        out.table(
+            ["unbond request", "amount", "releases"],
+            [
+                (
+                    i + 1,
+                    out.tokens(r.amount),
+                    "withdrawable now" if r.release_at <= now else fmt_when(r.release_at, now),
+                )
+                for i, r in enumerate(sorted(requests, key=lambda r: r.release_at))
+            ],
+            title="unbonding (each request keeps its own release time)",
+        )
     shown = [c for c in rows if c.state in ("claimable", "pending", "claimed")]
     if shown:
         out.table(
@@ -454,13 +524,14 @@ def status(
         )
     if slashes:
         out.table(
-            ["round", "reason", "amount", "state"],
+            ["round", "reason", "kind", "amount", "state"],
             [
                 (
                     s.round_id,
                     reason_name(s.reason),
+                    "provable" if s.provable else "judged",
                     f"{out.tokens(s.amount)} ({s.slash_bps / 100:g} %)",
-                    _slash_state(states[s.round_id]),
+                    _slash_state(states[s.round_id], s.provable),
                 )
                 for s in slashes
             ],
@@ -491,11 +562,13 @@ def _state_text(c: Claimable) -> str:
     return {"claimable": "claimable: `fedstake claim`", "claimed": "claimed"}.get(c.state, c.state)
 
 
-def _slash_state(s: SlashState) -> str:
+def _slash_state(s: SlashState, provable: bool = False) -> str:
+    if s == SlashState.LOCKED and provable:
+        return "locked (proven on-chain: not disputable)"
     return {
         SlashState.LOCKED: "locked (disputable in the challenge window)",
-        SlashState.DISPUTED: "disputed (the arbiter decides)",
-        SlashState.REVERTED: "reverted (dispute upheld)",
+        SlashState.DISPUTED: "disputed (the arbiter decides before the dispute deadline)",
+        SlashState.REVERTED: "reverted (returned where it was taken from)",
         SlashState.CONFIRMED: "confirmed",
     }.get(s, s.name.lower())
 
@@ -514,8 +587,10 @@ dispute_app = typer.Typer(
     name="dispute",
     cls=DisputeGroup,
     no_args_is_help=True,
-    help="Disputes: `fedstake dispute ROUND` disputes your slash in ROUND (with a deposit); "
-    "the arbiter resolves with `fedstake dispute resolve ID --uphold|--reject`.",
+    help="Disputes: `fedstake dispute ROUND` disputes your judged slash in ROUND (with a "
+    "deposit); the arbiter resolves with `fedstake dispute resolve ID --uphold|--reject` "
+    "before the round's dispute deadline; after it anyone applies the default outcome with "
+    "`fedstake dispute timeout ID`.",
 )
 
 DepositOpt = Annotated[
@@ -548,10 +623,13 @@ def dispute_slash(
     json_: JsonOpt = False,
     wei: WeiOpt = False,
 ) -> None:
-    """Dispute your own slash in ROUND (within its challenge window), with a deposit.
+    """Dispute your own judged slash in ROUND (within its challenge window), with a deposit.
 
-    Upheld: the slash is reverted and the deposit returned; rejected: the deposit is lost.
-    Check the round first with `fedstake verify ROUND`."""
+    Upheld: the slash returns where it was taken from and the deposit comes back; rejected:
+    the deposit goes to the reward pool; undecided by the round's dispute deadline: the
+    slash is reverted and the coordinator's bond pays you compensation. A provable slash
+    (checked on-chain at finalize) cannot be disputed. Check the round first with
+    `fedstake verify ROUND`."""
     opts = opts_of(ctx)
     out = Output(opts, json_, wei)
     with open_ledger(opts) as led:
@@ -562,6 +640,12 @@ def dispute_slash(
             raise CliError(
                 f"{me} was not slashed in round {round_id}: nothing to dispute "
                 f"(`fedstake round show {round_id}` lists its slashes)"
+            )
+        if mine[0].provable:
+            raise CliError(
+                f"your {reason_name(mine[0].reason)} slash in round {round_id} was proven "
+                "on-chain at finalize (a provable fault): it cannot be disputed "
+                f"(`fedstake round show {round_id}`)"
             )
         now = led.now()
         if info.status != RoundStatus.FINALIZED or now > info.challenge_deadline:
@@ -581,10 +665,12 @@ def dispute_slash(
         res,
         f"dispute {res.value} opened against your {reason_name(mine[0].reason)} slash of "
         f"{out.tokens(mine[0].amount)} in round {round_id} (deposit {out.tokens(amount)}); "
-        f"the arbiter decides with `fedstake dispute resolve {res.value} --uphold|--reject`",
+        f"the arbiter decides by {fmt_date(info.dispute_deadline)}, else its default applies "
+        f"(slash reverted, compensation from the bond): `fedstake dispute timeout {res.value}`",
         dispute=res.value,
         round=round_id,
         deposit=str(amount),
+        resolve_by=info.dispute_deadline,
     )
 
 
@@ -598,7 +684,9 @@ def dispute_result(
 ) -> None:
     """Dispute a round's whole result (anyone, within the challenge window), with a deposit.
 
-    Upheld: the round's rewards are voided and the budget returns to the pool."""
+    Upheld: the round's rewards are voided and the budget returns to the pool. Undecided by
+    the dispute deadline: the result stands and the deposit comes back, so a cheap dispute
+    can delay a round's settlement by at most the dispute window and never void it."""
     opts = opts_of(ctx)
     out = Output(opts, json_, wei)
     with open_ledger(opts) as led:
@@ -613,10 +701,12 @@ def dispute_result(
     out.tx(
         res,
         f"dispute {res.value} opened against round {round_id}'s result "
-        f"(deposit {out.tokens(amount)})",
+        f"(deposit {out.tokens(amount)}); the arbiter decides by "
+        f"{fmt_date(info.dispute_deadline)}, else the result stands and the deposit returns",
         dispute=res.value,
         round=round_id,
         deposit=str(amount),
+        resolve_by=info.dispute_deadline,
     )
 
 
@@ -639,7 +729,8 @@ def dispute_resolve(
     json_: JsonOpt = False,
     wei: WeiOpt = False,
 ) -> None:
-    """Resolve a dispute (arbiter): --uphold or --reject."""
+    """Resolve a dispute (arbiter, never the round's coordinator), before the round's dispute
+    deadline: --uphold or --reject."""
     opts = opts_of(ctx)
     out = Output(opts, json_, wei)
     if uphold is None:
@@ -647,57 +738,148 @@ def dispute_resolve(
             f"say how to resolve it: `fedstake dispute resolve {dispute_id} --uphold` or --reject"
         )
     with open_ledger(opts) as led:
-        d = led.get_dispute(dispute_id)
-        if d.status == DisputeStatus.NONE:
-            raise CliError(f"no such dispute {dispute_id}: `fedstake dispute list` shows them")
+        d = _dispute_or_fail(led, dispute_id)
+        if d.status == DisputeStatus.OPEN:
+            info = led.get_round(d.round_id)
+            if info.coordinator == led.address:
+                raise CliError(
+                    f"{led.address} coordinates round {d.round_id}, so it cannot decide its "
+                    "disputes: another arbiter must, or after the dispute deadline "
+                    f"({fmt_date(d.resolve_by)}) anyone applies the default outcome with "
+                    f"`fedstake dispute timeout {dispute_id}`"
+                )
+            if d.resolve_by and led.now() > d.resolve_by:
+                raise CliError(
+                    f"dispute {dispute_id}'s deadline passed at {fmt_date(d.resolve_by)}: the "
+                    f"arbiter can no longer decide; `fedstake dispute timeout {dispute_id}` "
+                    f"applies its default ({d.default_outcome})"
+                )
         res = led.resolve_dispute(dispute_id, uphold, compensation.wei(opts.units.decimals))
         after = led.get_dispute(dispute_id)
     out.tx(
         res,
         f"dispute {dispute_id} (round {d.round_id}, {d.kind.name.lower()}): "
-        f"{after.status.name.lower()}",
+        f"{_status_name(after.status)}",
         dispute=dispute_id,
         status=after.status.name.lower(),
     )
+
+
+@dispute_app.command("timeout")
+def dispute_timeout(
+    ctx: typer.Context,
+    dispute_id: Annotated[int, typer.Argument(metavar="ID", help="Dispute id.")],
+    json_: JsonOpt = False,
+    wei: WeiOpt = False,
+) -> None:
+    """Apply an undecided dispute's default outcome after its round's dispute deadline
+    (anyone): a slash dispute reverts the slash and pays compensation from the
+    coordinator's bond; a result dispute leaves the result standing. Both return the
+    deposit; a dispute over a cancelled round is refunded at once."""
+    opts = opts_of(ctx)
+    out = Output(opts, json_, wei)
+    with open_ledger(opts) as led:
+        d = _dispute_or_fail(led, dispute_id)
+        now = led.now()
+        if d.status == DisputeStatus.OPEN and not d.timeout_due(now):
+            raise CliError(
+                f"dispute {dispute_id} can be timed out only after round {d.round_id}'s dispute "
+                f"deadline {fmt_when(d.resolve_by, now)}; until then the arbiter decides it. "
+                f"Run `fedstake dispute timeout {dispute_id}` then"
+                + warp_hint(opts, d.resolve_by - now)
+            )
+        if d.status != DisputeStatus.OPEN:
+            raise CliError(
+                f"dispute {dispute_id} is already {_status_name(d.status)}: nothing to time "
+                "out (`fedstake dispute list`)"
+            )
+        res = led.timeout_dispute(dispute_id)
+        after = led.get_dispute(dispute_id)
+        bond_paid = _compensation(led, res)
+    out.tx(
+        res,
+        f"dispute {dispute_id} (round {d.round_id}, {d.kind.name.lower()}): "
+        f"{_status_name(after.status)}: {d.default_outcome}"
+        + (f" ({out.tokens(bond_paid)} compensation)" if bond_paid else ""),
+        dispute=dispute_id,
+        status=after.status.name.lower(),
+        compensation=str(bond_paid),
+    )
+
+
+def _compensation(led: Any, res: Any) -> int:
+    if res.receipt is None:
+        return 0
+    ev = led.round_manager.events_in(res.receipt, "DisputeTimedOut")
+    return int(ev[0]["compensation"]) if ev else 0
+
+
+def _dispute_or_fail(led: Any, dispute_id: int) -> Any:
+    count = led.dispute_count()
+    if not 1 <= dispute_id <= count:
+        have = f"1–{count} exist" if count else "none has been opened"
+        raise CliError(f"no such dispute {dispute_id} ({have}): `fedstake dispute list` shows them")
+    return led.get_dispute(dispute_id)
+
+
+def _status_name(status: DisputeStatus) -> str:
+    return status.name.lower().replace("_", " ")
 
 
 @dispute_app.command("list")
 def dispute_list(
     ctx: typer.Context,
     round_id: Annotated[int | None, typer.Option("--round", help="Only this round.")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open disputes.")] = False,
     json_: JsonOpt = False,
     wei: WeiOpt = False,
 ) -> None:
-    """Disputes with their round, kind, disputer, deposit and status."""
+    """Disputes with their round, kind, status, deposit, deadline and default outcome."""
     opts = opts_of(ctx)
     out = Output(opts, json_, wei)
     with open_ledger(opts) as led:
-        rows = [led.get_dispute(i) for i in dispute_ids(led, round_id)]
+        rows = led.list_disputes(round_id, open_only=open_only)
+        now = led.now()
     if out.json:
-        out.emit([dispute_json(d) for d in rows])
+        out.emit([dispute_json(d, now) for d in rows])
         return
     if not rows:
         out.print("no disputes" + (f" in round {round_id}" if round_id else ""))
         return
     out.table(
-        ["id", "round", "kind", "status", "disputer", "participant", "deposit"],
+        ["id", "round", "kind", "status", "by", "deposit", "decide by", "if undecided"],
         [
             (
                 d.dispute_id,
                 d.round_id,
                 d.kind.name.lower(),
-                d.status.name.lower(),
-                d.disputer,
-                d.participant if d.kind.name == "SLASH" else "-",
+                _status_name(d.status),
+                d.participant if d.kind.name == "SLASH" else d.disputer,
                 out.tokens(d.deposit),
+                _deadline_text(d, now),
+                d.default_outcome if d.status == DisputeStatus.OPEN else "-",
             )
             for d in rows
         ],
+        title=f"disputes (chain time {fmt_date(now)})",
     )
+    due = [d for d in rows if d.timeout_due(now)]
+    if due:
+        out.next_steps(*(f"fedstake dispute timeout {d.dispute_id}" for d in due))
 
 
-def dispute_json(d: Any) -> dict[str, Any]:
-    return {
+def _deadline_text(d: Any, now: int) -> str:
+    if d.status != DisputeStatus.OPEN:
+        return "-"
+    if d.round_cancelled:
+        return "round cancelled: refund due"
+    if d.timeout_due(now):
+        return f"passed {fmt_when(d.resolve_by, now)}: default due"
+    return fmt_when(d.resolve_by, now)
+
+
+def dispute_json(d: Any, now: int | None = None) -> dict[str, Any]:
+    doc = {
         "id": d.dispute_id,
         "round": d.round_id,
         "kind": d.kind.name.lower(),
@@ -706,4 +888,10 @@ def dispute_json(d: Any) -> dict[str, Any]:
         "participant": d.participant,
         "deposit": str(d.deposit),
         "slash_amount": str(d.slash_amount),
+        "from_unbonding": str(d.from_unbonding),
+        "resolve_by": d.resolve_by,
+        "default_outcome": d.default_outcome,
     }
+    if now is not None:
+        doc["timeout_due"] = d.timeout_due(now)
+    return doc

@@ -26,7 +26,6 @@ from federation.commands.coordinator import version_json
 from federation.commands.participant import dispute_json
 from federation.commands.roundinfo import (
     ZERO32,
-    dispute_ids,
     manifest_of,
     provenance_of,
     round_or_fail,
@@ -34,7 +33,9 @@ from federation.commands.roundinfo import (
 )
 from federation.types import RoundInfo, RoundResults, RoundStatus
 
-app = typer.Typer(name="round", help="Rounds: list, show one, expire one.", no_args_is_help=True)
+app = typer.Typer(
+    name="round", help="Rounds: list, show one, expire or cancel one.", no_args_is_help=True
+)
 
 StoreOpt = Annotated[
     Path | None,
@@ -52,11 +53,17 @@ def _phase(info: RoundInfo, now: int) -> str:
     if info.status == RoundStatus.FINALIZED:
         if now <= info.challenge_deadline:
             return f"challenge window until {fmt_when(info.challenge_deadline, now)}"
-        if info.open_disputes:
-            return f"{info.open_disputes} dispute(s) open"
+        blocker = info.settle_blocker(now)
+        if blocker:
+            return (
+                f"{blocker}: the arbiter decides by {fmt_when(info.dispute_deadline, now)}, "
+                "then `fedstake dispute timeout ID`"
+            )
         return "ready to settle: `fedstake settle`"
     if info.status == RoundStatus.SETTLED:
         return "voided by dispute" if info.result_voided else "claimable"
+    if info.status == RoundStatus.CANCELLED:
+        return "cancelled: budget back in the pool, slashes returned"
     return "-"
 
 
@@ -72,7 +79,10 @@ def round_json(info: RoundInfo) -> dict[str, Any]:
         "slashed_total": str(info.slashed_total),
         "finalize_deadline": info.finalize_deadline,
         "challenge_deadline": info.challenge_deadline,
+        "dispute_deadline": info.dispute_deadline,
         "open_disputes": info.open_disputes,
+        "open_slash_disputes": info.open_slash_disputes,
+        "open_result_disputes": info.open_result_disputes,
         "result_voided": info.result_voided,
         "aggregate_hash": None if info.aggregate_hash == ZERO32 else hex32(info.aggregate_hash),
         "results_root": None if info.results_root == ZERO32 else hex32(info.results_root),
@@ -134,7 +144,8 @@ def round_show(
         now = led.now()
         slashes = led.slash_events(round_id)
         slash_state = {s.participant: led.get_slash(round_id, s.participant).state for s in slashes}
-        disputes = [led.get_dispute(i) for i in dispute_ids(led, round_id)]
+        disputes = led.list_disputes(round_id)
+        committed = led.finalization(round_id)
         claims = {c.participant: c.amount for c in led.claim_events(round_id)}
         version = provenance_of(led, info)
         where = store_of(led, info, store)
@@ -148,14 +159,21 @@ def round_show(
             {
                 "participant": s.participant,
                 "reason": reason_name(s.reason),
+                "kind": "provable" if s.provable else "judged",
                 "bps": s.slash_bps,
                 "amount": str(s.amount),
+                "from_unbonding": str(s.from_unbonding),
+                "release_at": s.release_at,
                 "state": slash_state[s.participant].name.lower(),
                 "update_hash": hex32(s.update_hash),
             }
             for s in slashes
         ],
-        disputes=[dispute_json(d) for d in disputes],
+        provable_slashed=str(sum(s.amount for s in slashes if s.provable)),
+        judged_slashed=str(sum(s.amount for s in slashes if not s.provable)),
+        decision_hash=None if committed is None else hex32(committed.decision_hash),
+        artifacts_uri=None if committed is None else committed.artifacts_uri,
+        disputes=[dispute_json(d, now) for d in disputes],
         provenance=None if version is None else version_json(version),
         artifacts={
             "store": None if where.root is None else str(where.root),
@@ -178,14 +196,27 @@ def round_show(
             ("participants", str(info.participant_count)),
             ("budget", out.tokens(info.reward_budget)),
             ("rewards", f"{out.tokens(info.total_rewards)} ({out.tokens(info.claimed)} claimed)"),
-            ("slashed", out.tokens(info.slashed_total)),
+            (
+                "slashed",
+                f"{out.tokens(info.slashed_total)} ({out.tokens(int(doc['provable_slashed']))} "
+                f"provable, proven on-chain; {out.tokens(int(doc['judged_slashed']))} judged, "
+                "disputable)"
+                if slashes
+                else out.tokens(info.slashed_total),
+            ),
             ("finalize deadline", fmt_when(info.finalize_deadline, now)),
             (
                 "challenge deadline",
                 fmt_when(info.challenge_deadline, now) if info.challenge_deadline else "-",
             ),
+            (
+                "dispute deadline",
+                fmt_when(info.dispute_deadline, now) if info.dispute_deadline else "-",
+            ),
             ("aggregate", doc["aggregate_hash"] or "-"),
             ("results root", doc["results_root"] or "-"),
+            ("decision hash", doc["decision_hash"] or "-"),
+            ("artifacts URI", doc["artifacts_uri"] or "-"),
             ("aggregator", json.dumps(doc["aggregator"]) if doc["aggregator"] else "-"),
         ],
         title=f"round {round_id}",
@@ -209,11 +240,12 @@ def round_show(
         out.print(f"participants: unknown here ({where.note or 'no manifest in the store'})")
     if slashes:
         out.table(
-            ["participant", "reason", "amount", "state"],
+            ["participant", "reason", "kind", "amount", "state"],
             [
                 (
                     s.participant,
                     reason_name(s.reason),
+                    "provable (proven)" if s.provable else "judged (disputable)",
                     f"{out.tokens(s.amount)} ({s.slash_bps / 100:g} %)",
                     slash_state[s.participant].name.lower(),
                 )
@@ -223,14 +255,15 @@ def round_show(
         )
     if disputes:
         out.table(
-            ["dispute", "kind", "status", "disputer", "deposit"],
+            ["dispute", "kind", "status", "disputer", "deposit", "if undecided"],
             [
                 (
                     d.dispute_id,
                     d.kind.name.lower(),
-                    d.status.name.lower(),
+                    d.status.name.lower().replace("_", " "),
                     d.disputer,
                     out.tokens(d.deposit),
+                    d.default_outcome if d.status.name == "OPEN" else "-",
                 )
                 for d in disputes
             ],
@@ -356,6 +389,47 @@ def round_expire(
         round=round_id,
         returned=str(info.reward_budget),
     )
+
+
+@app.command("cancel")
+def round_cancel(
+    ctx: typer.Context,
+    round_id: Annotated[int, typer.Argument(metavar="ROUND")],
+    json_: JsonOpt = False,
+    wei: WeiOpt = False,
+) -> None:
+    """Cancel an open or finalized, unsettled round (the guardian: pauser role).
+
+    Its budget returns to the reward pool and every slash still locked goes back where it
+    was taken from; its open disputes are refunded (`fedstake dispute timeout ID`)."""
+    opts = opts_of(ctx)
+    out = Output(opts, json_, wei)
+    with open_ledger(opts) as led:
+        info = round_or_fail(led, round_id)
+        if info.status not in (RoundStatus.OPEN, RoundStatus.FINALIZED):
+            raise CliError(
+                f"round {round_id} is {info.status.name.lower()}: only an open or finalized, "
+                f"unsettled round can be cancelled (`fedstake round show {round_id}`)"
+            )
+        if not led.has_role("pauser"):
+            raise CliError(
+                f"{led.address} lacks the pauser role that cancels rounds: an admin grants it "
+                f"with `fedstake role grant pauser {led.address}`"
+            )
+        res = led.cancel_round(round_id)
+        disputes = led.list_disputes(round_id, open_only=True)
+    refunds = [f"fedstake dispute timeout {d.dispute_id}" for d in disputes]
+    out.tx(
+        res,
+        f"round {round_id} cancelled: {out.tokens(int(res.value or info.reward_budget))} back "
+        f"in the pool, {out.tokens(info.slashed_total)} of slashes returned",
+        round=round_id,
+        returned=str(res.value if res.value is not None else info.reward_budget),
+        slashes_returned=str(info.slashed_total),
+        refundable_disputes=[d.dispute_id for d in disputes],
+    )
+    if refunds and not out.json:
+        out.next_steps(*refunds)
 
 
 # -- verify ----------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from federation.commands.common import CliError, hex32
-from federation.events import iter_events
 from federation.ledger import Ledger
 from federation.types import RoundInfo, RoundResults, RoundStatus
 
@@ -138,7 +137,7 @@ class Claimable:
     """Where one round stands for one participant's reward."""
 
     round_id: int
-    state: str  # claimable claimed zero absent pending voided no-results open expired
+    state: str  # claimable claimed zero absent pending voided no-results open expired cancelled
     reward: int = 0
     until: int = 0  # pending: end of the challenge window
     results: RoundResults | None = None
@@ -180,7 +179,7 @@ def _one(
     ledger: Ledger, who: str, info: RoundInfo, results: Path | None, strict: bool
 ) -> Claimable:
     rid = info.round_id
-    if info.status in (RoundStatus.OPEN, RoundStatus.EXPIRED):
+    if info.status in (RoundStatus.OPEN, RoundStatus.EXPIRED, RoundStatus.CANCELLED):
         return Claimable(rid, info.status.name.lower())
     if info.result_voided:
         return Claimable(rid, "voided", note="an upheld dispute voided its result")
@@ -260,10 +259,4 @@ def strikes_of(ledger: Ledger, who: str, store: StoreRef, last_round: int) -> St
 
 # -- disputes --------------------------------------------------------------------------------
 def dispute_ids(ledger: Ledger, round_id: int | None = None) -> list[int]:
-    filters = {"roundId": round_id} if round_id is not None else None
-    return [
-        int(r.args["disputeId"])
-        for r in iter_events(
-            ledger.round_manager, "DisputeOpened", ledger.deployment.deploy_block, filters=filters
-        )
-    ]
+    return ledger.dispute_ids(round_id)
