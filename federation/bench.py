@@ -1,4 +1,5 @@
-"""Ledger benchmark: wall time of deploy, 100 stakes, a 1,000-participant round, 100 claims.
+"""Ledger benchmark: wall time of deploy, 100 stakes, a 1,000-participant round, 100 claims
+(each with a participant proof and a results sum-tree proof).
 
 ``python -m federation.bench [--backend inprocess|anvil|all]``. Not a test: it prints a
 Markdown table (for federation/BENCH.md). Preparation (gas money, tokens, approvals) is
@@ -50,7 +51,15 @@ def run(backend: str, stakers: int = 100, participants: int = 1_000, slashes: in
     try:
         admin, dt = _timed(lambda: Ledger.deploy(chain))
         deploy_txs = int(chain.w3.eth.get_transaction_count(admin.address))
-        rows.append(Row(backend, "deploy (token + 3 proxies + wiring + roles)", dt, deploy_txs, 0))
+        rows.append(
+            Row(
+                backend,
+                "deploy (token, fault verifier, 3 proxies, timelock, wiring, roles, handover)",
+                dt,
+                deploy_txs,
+                0,
+            )
+        )
 
         # -- untimed preparation: gas money, tokens, approvals
         people = [admin.as_signer(generate()) for _ in range(stakers)]
@@ -58,7 +67,10 @@ def run(backend: str, stakers: int = 100, participants: int = 1_000, slashes: in
             admin.fund_eth(p.address, 10**19)
             admin.transfer_tokens(p.address, 100 * TOKEN)
             p.approve(p.stake_manager.address, 2**256 - 1)
-        admin.post_bond(1_000 * TOKEN)
+        budget = 10_000 * TOKEN
+        admin.post_bond(
+            -(-budget // admin.round_config().budget_bond_multiple)
+        )  # budget ≤ bond × k
         admin.fund_reward_pool(100_000 * TOKEN)
 
         receipts, dt = _timed(lambda: [p.stake(50 * TOKEN) for p in people])
@@ -73,7 +85,7 @@ def run(backend: str, stakers: int = 100, participants: int = 1_000, slashes: in
         rid = admin.next_round_id()
         tree, dt_tree = _timed(lambda: admin.participants_tree(rid, members))
         opened, dt_open = _timed(
-            lambda: admin.open_round(members, reward_budget=10_000 * TOKEN, global_model_hash=model)
+            lambda: admin.open_round(members, reward_budget=budget, global_model_hash=model)
         )
         entries = [
             RewardEntry(m, bytes([i % 250 + 1]) * 32, 1_000, 10 * TOKEN)
@@ -100,7 +112,7 @@ def run(backend: str, stakers: int = 100, participants: int = 1_000, slashes: in
         rows.append(
             Row(
                 backend,
-                f"build participant + results trees ({participants} leaves)",
+                f"build participant + results sum trees ({participants} leaves)",
                 dt_tree + dt_results,
                 0,
                 0,
