@@ -623,12 +623,16 @@ class RoundEngine:
                             artifacts_uri=self.store.named_uri(manifest_name(rid)),
                         )
                     except (errors.FinalizeDeadlinePassed, errors.InvalidRoundStatus):
-                        if self.ledger.get_round(rid).status not in (
+                        status = self.ledger.get_round(rid).status
+                        if status not in (
                             RoundStatus.OPEN,
                             RoundStatus.EXPIRED,
+                            RoundStatus.CANCELLED,
                         ):
                             raise  # finalized with another result: a human must look
-                        self._expire_decided(rid, manifest)
+                        self._forget_decided(
+                            rid, manifest, cancelled=status == RoundStatus.CANCELLED
+                        )
                         continue
                     self._journal(FINALIZED, rid, gas=fin.gas_used, resumed=True)
                     log.warning(
@@ -636,16 +640,24 @@ class RoundEngine:
                         rid,
                         "it had landed" if fin.already_applied else "sent now",
                     )
+                if self.ledger.get_round(rid).status == RoundStatus.CANCELLED:
+                    self._journal(CANCELLED, rid)  # no provenance for a cancelled round
+                    log.warning("round %d was cancelled by the guardian after finalize", rid)
+                    continue
                 self._record(rid, agg_hash)
                 finished.append(rid)
         return finished
 
-    def _expire_decided(self, round_id: int, manifest: Mapping[str, Any]) -> None:
+    def _forget_decided(
+        self, round_id: int, manifest: Mapping[str, Any], *, cancelled: bool = False
+    ) -> None:
         """A decided round whose finalize can no longer land: expire it (its budget goes
-        back to the pool, nobody is paid or slashed) and, when it is the latest decided
-        round, put the settlement state back to before its decision."""
+        back to the pool, nobody is paid or slashed) unless the guardian cancelled it and,
+        when it is the latest decided round, put the settlement state back to before its
+        decision."""
         assert self.journal is not None
-        self.ledger.expire_round(round_id)  # already_applied when it is expired
+        if not cancelled:
+            self.ledger.expire_round(round_id)  # already_applied when it is expired
         later = any(r > round_id and e.has(DECIDED) for r, e in self.journal.rounds().items())
         if not later:
             before = manifest.get("settlement_before")
@@ -654,6 +666,10 @@ class RoundEngine:
             )
             self._load_aggregator_state(manifest.get("aggregator_state_before"))
             self._save_state()
+        if cancelled:
+            self._journal(CANCELLED, round_id, decided=True)
+            log.warning("round %d was cancelled by the guardian before its finalize", round_id)
+            return
         self._journal(EXPIRED, round_id, decided=True)
         log.warning("round %d: its finalize deadline passed while down; expired", round_id)
 

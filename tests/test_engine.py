@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from federation import faults
 from federation.aggregation import RuleAggregator
 from federation.artifact_store import ArtifactError, LocalArtifactStore
-from federation.engine import RoundEngine
+from federation.engine import RoundEngine, decision_hash_of, manifest_name
 from federation.journal import Journal
 from federation.keys import generate
 from federation.ledger import Ledger
@@ -20,6 +21,7 @@ from federation.protocol.eip712 import Commitment, Domain, sign_commitment
 from federation.protocol.update_hash import update_hash
 from federation.types import RoundResults, RoundStatus
 from federation.validation import Exclusion, Submission, ValidUpdate, validate_submission
+from federation.verify import verify_round
 from simulations.accounting import check_accounting
 from simulations.staked_round import (
     ATTACKED_MIX,
@@ -271,3 +273,69 @@ def test_too_few_updates_for_krum_fall_back_to_median(tmp_path) -> None:  # type
     assert out.metrics()["fallback"] == 1.0
     manifest = coord.store.get_named(f"round-{out.round_id}-manifest")
     assert manifest["fallback"] == out.fallback  # written into the round's decision
+
+
+# -- crash recovery in-process (the anvil subprocess version: tests/test_crash_recovery.py) --
+class _CrashError(Exception):
+    """Stands for the process dying at the crash point."""
+
+
+def _decided_then_crashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Ledger, LocalArtifactStore]:
+    """Round 1 decided and journalled, the coordinator dead before its finalize."""
+    import federation.engine as engine_module
+
+    def crash(name: str) -> None:
+        if name == "before-finalize":
+            raise _CrashError(name)
+
+    admin, people, _ = _federation(BEHAVIOURS[:7])  # honest, sign-flip, NaN
+    coord = _engine(admin, tmp_path, "median", 1)
+    with monkeypatch.context() as m:
+        m.setattr(engine_module, "crash_point", crash)
+        with pytest.raises(_CrashError):
+            run_round(coord, GLOBAL, people, 10 * TOKEN)
+    assert admin.get_round(1).status == RoundStatus.OPEN
+    return admin, LocalArtifactStore(tmp_path)
+
+
+def test_resume_finalizes_the_stored_decision_with_its_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, store = _decided_then_crashed(tmp_path, monkeypatch)
+    again = _engine(admin, tmp_path, "median", 1)
+    assert again.resume() == [1]
+    fin = admin.finalization(1)
+    assert fin is not None
+    assert fin.decision_hash == decision_hash_of(store, 1)
+    assert fin.artifacts_uri == store.named_uri(manifest_name(1))
+    reasons = {e.reason for e in admin.slash_events(1)}
+    assert ReasonCode.MALFORMED in reasons  # the provable slash went through with its proof
+    assert verify_round(admin, store, 1).ok
+
+
+def test_resume_refuses_a_manifest_altered_after_the_decision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, store = _decided_then_crashed(tmp_path, monkeypatch)
+    doc = store.get_named(manifest_name(1))
+    doc["slashes"] = []
+    store.put_named(manifest_name(1), doc)
+    with pytest.raises(RuntimeError, match="changed after it was decided"):
+        _engine(admin, tmp_path, "median", 1).resume()
+    assert admin.get_round(1).status == RoundStatus.OPEN  # nothing sent
+
+
+def test_round_cancelled_while_the_coordinator_was_down_is_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, _ = _decided_then_crashed(tmp_path, monkeypatch)
+    admin.cancel_round(1)  # the guardian
+    again = _engine(admin, tmp_path, "median", 1)
+    assert again.settlement is not None  # the journalled decision's state
+    assert again.resume() == []
+    assert again.settlement is None  # back to before the forgotten decision
+    assert again.journal is not None and again.journal.rounds()[1].ended
+    assert again.settle_due() == {}
+    assert check_accounting(admin).balanced

@@ -14,8 +14,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,13 +34,14 @@ from federation.keys import generate
 from federation.ledger import Ledger
 from federation.protocol.eip712 import Commitment, Domain, sign_commitment
 from federation.protocol.update_hash import update_hash
+from federation.round_decision import decide, slash_evidence
 from federation.types import DisputeStatus, RoundStatus, SlashState
 from federation.validation import Submission, ValidUpdate, validate_submission
 from federation.verify import verify_round
 from simulations.accounting import check_accounting
 from simulations.staked_round import Behaviour, SimParticipant, staked_participants, toy_model
 from strategies.policy import PolicyConfig, is_provable
-from strategies.scoring_types import ReasonCode
+from strategies.scoring_types import ReasonCode, ScoringConfig
 
 TOKEN = 10**18
 BUDGET = 10 * TOKEN
@@ -329,3 +331,43 @@ def test_honest_updates_never_yield_a_provable_fault(w: np.ndarray, b: np.ndarra
         assert faults.check(ReasonCode.MALFORMED, c, DOMAIN, proof) is not None
     again = faults.equivocation_proof(c, sub.signature or b"")
     assert faults.check(ReasonCode.EQUIVOCATION, c, DOMAIN, again) is not None
+
+
+def test_a_proof_that_fails_locally_is_left_out_never_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Belt and braces before finalize: a provable slash whose proof does not check is
+    logged and left out, so the finalize cannot revert on it."""
+    honest, bad = generate(), generate()
+    gmh = update_hash(GLOBAL)
+
+    def reply(key: Any, arrays: dict[str, np.ndarray]) -> Submission:
+        c = Commitment(1, key.address, gmh, update_hash(arrays), 50)
+        return Submission(key.address, arrays, 50, c, sign_commitment(DOMAIN, c, key.key))
+
+    nan = {"w": np.full((4, 3), np.nan, np.float32), "b": np.ones(3, np.float32)}
+    ok = {"w": np.ones((4, 3), np.float32), "b": np.ones(3, np.float32)}
+    who = [honest.address, bad.address]
+    decided = decide(
+        1,
+        who,
+        [reply(honest, ok), reply(bad, nan)],
+        global_arrays=GLOBAL,
+        global_model_hash=gmh,
+        domain=DOMAIN,
+        aggregator=RuleAggregator("median", 0),
+        stakes=dict.fromkeys(who, 100),
+        budget=10,
+        state=None,
+        scoring=ScoringConfig(),
+        policy=PolicyConfig(),
+        max_examples=100,
+    )
+    (sent,) = slash_evidence(1, who, decided, DOMAIN)
+    assert (sent.participant, sent.reason) == (bad.address, ReasonCode.MALFORMED)
+    fault = decided.faults[bad.address]
+    broken = bytearray(fault.proof)
+    broken[-1] ^= 1
+    tampered = replace(decided, faults={bad.address: replace(fault, proof=bytes(broken))})
+    assert slash_evidence(1, who, tampered, DOMAIN) == ()
+    assert "fails locally" in caplog.text
