@@ -540,9 +540,12 @@ def status(
     else:
         out.print("slashes: none")
     if strikes is None:
-        out.print("strikes: unknown (the coordinator's artifact store was not found)")
+        out.print(
+            "flags toward a slash (coordinator policy): unknown (the coordinator's artifact "
+            "store was not found)"
+        )
     elif not strikes.by_reason:
-        out.print(f"strikes: none (from {strikes.source})")
+        out.print(f"flags toward a slash (coordinator policy): none (from {strikes.source})")
     else:
         parts = [
             f"{reason_name(r)} {len(v)}/{strikes.needed.get(r, '?')} "
@@ -550,7 +553,8 @@ def status(
             for r, v in sorted(strikes.by_reason.items())
         ]
         out.print(
-            f"strikes: {'; '.join(parts)} (from {strikes.source}; a slash follows at the limit)"
+            f"flags toward a slash (coordinator policy): {'; '.join(parts)} (from "
+            f"{strikes.source}; a slash follows at the limit)"
         )
     if claimable:
         out.next_steps("fedstake claim")
