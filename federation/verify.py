@@ -228,7 +228,10 @@ def finalized_round(ledger: Ledger, round_id: int) -> RoundInfo:
             f"round {round_id} was never opened on this deployment "
             f"({ledger.round_count()} rounds exist): check the round id and --deployment"
         )
-    if info.status in (RoundStatus.OPEN, RoundStatus.EXPIRED):
+    unfinalized = info.status in (RoundStatus.OPEN, RoundStatus.EXPIRED) or (
+        info.status == RoundStatus.CANCELLED and ledger.finalization(round_id) is None
+    )
+    if unfinalized:
         raise VerifyError(
             f"round {round_id} is {info.status.name.lower()}, not finalized: there is no "
             "decision to verify (verify a round once its coordinator has finalized it)"
