@@ -1353,6 +1353,43 @@ contract RoundManagerTest is Fixture, GovTimelockHelpers {
         assertAccounting();
     }
 
+    /// @dev Any altered hash, sum, index or participant-proof element of a valid claim fails.
+    function testFuzz_claim_alteredProofFails(uint256 which, uint256 pos, uint256 delta) public {
+        uint256 id = _settled();
+        uint256[] memory r = _rewards();
+        IRoundManager.SumProof memory sp = sumProofOf(id, 2, r);
+        bytes32[] memory pp = Merkle.proof(participantLeaves(id, parts), 2);
+        IRoundManager.RoundParams memory p = paramsFor(id, parts);
+        delta = bound(delta, 1, type(uint128).max);
+        which = bound(which, 0, 3);
+        if (which == 0) {
+            pos = bound(pos, 0, sp.hashes.length - 1);
+            sp.hashes[pos] = bytes32(uint256(sp.hashes[pos]) ^ delta);
+        } else if (which == 1) {
+            pos = bound(pos, 0, sp.sums.length - 1);
+            sp.sums[pos] = sp.sums[pos] > delta ? sp.sums[pos] - delta : sp.sums[pos] + delta;
+        } else if (which == 2) {
+            sp.index = (sp.index + bound(delta, 1, 3)) % 4; // another leaf position
+        } else {
+            pos = bound(pos, 0, pp.length - 1);
+            pp[pos] = bytes32(uint256(pp[pos]) ^ delta);
+        }
+        if (which == 3) vm.expectRevert(abi.encodeWithSelector(IRoundManager.NotSelected.selector, parts[2]));
+        else vm.expectRevert(IRoundManager.InvalidRewardProof.selector);
+        rm.claim(id, parts[2], updateHashOf(id, 2), 500_000, r[2], p, pp, sp);
+    }
+
+    function test_claim_sumOverflowPanics() public {
+        uint256 id = _settled();
+        uint256[] memory r = _rewards();
+        IRoundManager.SumProof memory sp = sumProofOf(id, 2, r);
+        sp.sums[1] = type(uint256).max;
+        bytes32[] memory pp = Merkle.proof(participantLeaves(id, parts), 2);
+        IRoundManager.RoundParams memory p = paramsFor(id, parts);
+        vm.expectRevert(abi.encodeWithSignature("Panic(uint256)", 0x11));
+        rm.claim(id, parts[2], updateHashOf(id, 2), 500_000, r[2], p, pp, sp);
+    }
+
     function testFuzz_commitmentSignature(uint256 pk, bytes32 updateHash, uint64 n, uint16 bps) public {
         pk = bound(pk, 1, 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364140);
         bps = uint16(bound(bps, 1, MAX_SLASH_BPS));
