@@ -245,33 +245,44 @@ contract StakeManager is FedstakeBase, IStakeManager {
     /// @dev Take `amount` from the unbond requests, latest release first; returns the latest release time
     ///      touched. Fully consumed requests are removed (order of the rest kept). Σ requests == unbonding.
     function _takeFromRequests(UnbondRequest[] storage reqs, uint256 amount) private returns (uint64 releaseAt) {
+        UnbondRequest[] memory m = _loadRequests(reqs);
+        releaseAt = _takeLatest(m, amount);
+        _storeCompacted(reqs, m);
+    }
+
+    function _loadRequests(UnbondRequest[] storage reqs) private view returns (UnbondRequest[] memory m) {
         uint256 len = reqs.length;
-        UnbondRequest[] memory m = new UnbondRequest[](len);
+        m = new UnbondRequest[](len);
         for (uint256 i; i < len; ++i) {
             m[i] = reqs[i];
         }
-        bool[] memory touched = new bool[](len);
-        uint256 remaining = amount;
-        while (remaining != 0) {
+    }
+
+    /// @dev Reduce the requests in `m` by `amount`, latest release first (Σ m ≥ amount); returns the release
+    ///      time of the first (latest) request taken from.
+    function _takeLatest(UnbondRequest[] memory m, uint256 amount) private pure returns (uint64 releaseAt) {
+        while (amount != 0) {
             uint256 best = type(uint256).max;
-            for (uint256 i; i < len; ++i) {
+            for (uint256 i; i < m.length; ++i) {
                 if (m[i].amount != 0 && (best == type(uint256).max || m[i].releaseAt > m[best].releaseAt)) best = i;
             }
-            // Σ requests == unbonding ≥ remaining, so a request is always left here
-            uint256 a = m[best].amount;
-            uint256 take = a < remaining ? a : remaining;
-            if (releaseAt == 0) releaseAt = m[best].releaseAt; // the first taken has the latest release
-            m[best].amount = uint128(a - take);
-            touched[best] = true;
-            remaining -= take;
+            UnbondRequest memory r = m[best]; // Σ requests == unbonding ≥ amount: one is always left
+            uint256 take = r.amount < amount ? r.amount : amount;
+            if (releaseAt == 0) releaseAt = r.releaseAt;
+            r.amount -= uint128(take);
+            amount -= take;
         }
+    }
+
+    /// @dev Write `m` back without its empty requests, touching only the slots that change.
+    function _storeCompacted(UnbondRequest[] storage reqs, UnbondRequest[] memory m) private {
         uint256 kept;
-        for (uint256 i; i < len; ++i) {
+        for (uint256 i; i < m.length; ++i) {
             if (m[i].amount == 0) continue;
-            if (kept != i || touched[i]) reqs[kept] = m[i];
+            if (kept != i || reqs[i].amount != m[i].amount) reqs[kept] = m[i];
             ++kept;
         }
-        for (uint256 i = kept; i < len; ++i) {
+        for (uint256 i = kept; i < m.length; ++i) {
             reqs.pop();
         }
     }
