@@ -35,10 +35,12 @@ abstract contract RoundManagerStorage {
         IERC20 token;
         IStakeManager stakeManager;
         IRoundManager.Config config;
-        // one slot: touched together by openRound / settle
+        // one slot: touched together by openRound / settle (bondMultiple: config.budgetBondMultiple, copied here by
+        // _setConfig so openRound reads one config slot fewer)
         uint128 rewardPool;
-        uint64 roundCount;
-        uint64 activeRounds;
+        uint48 roundCount;
+        uint48 activeRounds;
+        uint16 bondMultiple;
         uint128 totalBonds;
         uint128 totalDisputeDeposits;
         uint64 disputeCount;
@@ -212,20 +214,19 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager, RoundMa
         uint256 bond = c.bond;
         if (bond < cfg.minCoordinatorBond) revert InsufficientBond(bond, cfg.minCoordinatorBond);
         uint256 locked = c.lockedBudget;
-        uint256 maxBudget = bond * cfg.budgetBondMultiple;
+        uint256 maxBudget = bond * $.bondMultiple;
         if (locked + rewardBudget > maxBudget) {
             revert BudgetExceedsBond(rewardBudget, maxBudget > locked ? maxBudget - locked : 0);
         }
         uint128 pool = $.rewardPool;
         if (rewardBudget > pool) revert InsufficientRewardPool(pool, rewardBudget);
+        // checked: a coordinator's unsettled budgets must fit the uint96 it is kept in
+        c.lockedBudget = (locked + rewardBudget).toUint96();
         unchecked {
             $.rewardPool = pool - rewardBudget;
-            $.roundCount = uint64(roundId);
+            $.roundCount = uint48(roundId);
             ++$.activeRounds;
             ++c.openRounds;
-            // locked + rewardBudget ≤ the pool's budgets, which all came from the uint128 pool; Σ ≤ 2^96 as
-            // every budget is a uint96 and a coordinator holds far fewer than 2^32 rounds' worth of pool
-            c.lockedBudget = uint96(locked + rewardBudget);
         }
         Round storage r = $.rounds[roundId];
         r.coordinator = msg.sender;
@@ -492,7 +493,9 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager, RoundMa
         uint64 required = uint64(c.maxRoundDuration) + c.challengeWindow + c.disputeWindow;
         uint64 delay = _s().stakeManager.unbondingDelay();
         if (delay <= required) revert UnbondingDelayTooShort(delay, required + 1);
-        _s().config = c;
+        Layout storage $ = _s();
+        $.config = c;
+        $.bondMultiple = c.budgetBondMultiple;
         emit ConfigUpdated(c);
     }
 
