@@ -170,6 +170,42 @@ def test_addresses() -> None:
             parse_address(bad)
 
 
+def _dummy(abi_type: str) -> object:
+    if abi_type.endswith("]"):
+        return []
+    if abi_type == "address":
+        return "0x" + "ab" * 20
+    if abi_type.startswith("bytes"):
+        return b"\x00" * 32
+    if abi_type == "bool":
+        return False
+    if abi_type == "string":
+        return "x"
+    return 1_700_000_000 if abi_type.startswith(("uint", "int")) else 1
+
+
+def test_every_contract_error_is_explained_with_a_command_that_exists() -> None:
+    """Each custom error of every shipped ABI becomes one line; any command it advises is real."""
+    from federation.commands.advice import explain
+    from federation.commands.common import Opts
+    from federation.deploy import load_abis
+    from federation.revert import error_class
+
+    seen = set()
+    for abi in load_abis().values():
+        for entry in abi:
+            if entry.get("type") != "error" or entry["name"] in seen:
+                continue
+            seen.add(entry["name"])
+            args = {
+                p["name"] or f"arg{i}": _dummy(p["type"]) for i, p in enumerate(entry["inputs"])
+            }
+            text = explain(error_class(entry["name"])("", args), Opts())
+            assert text and "\n" not in text, entry["name"]
+            assert_advice_exists(text, require=False)
+    assert {"UnexpectedRoundId", "DisputeDeadlineNotPassed", "ProvenSlash", "NoFault"} <= seen
+
+
 def test_usage_errors_are_one_line_with_exit_code_2() -> None:
     err = fails("fund", "-5", code=2, says="amount -5 is negative")
     assert "fedstake fund --help" in err and "whole number" not in err

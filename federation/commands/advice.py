@@ -143,7 +143,8 @@ def _revert(exc: Any, opts: Opts) -> str | None:
         ),
         "DepositTooLow": lambda: (
             f"the deposit must be at least {t(a['minDeposit'])}: "
-            "`fedstake dispute ROUND --deposit AMOUNT`"
+            "`fedstake dispute slash ROUND --deposit AMOUNT` (or "
+            "`fedstake dispute result ROUND --deposit AMOUNT`)"
         ),
         "DisputeNotOpen": lambda: f"dispute {a['disputeId']} is not open: `fedstake dispute list`",
         "SlashNotDisputable": lambda: (
