@@ -249,12 +249,13 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager, RoundMa
 
     /// @inheritdoc IRoundManager
     /// @dev Runs in RoundManagerSlashing (delegatecall) after the role, pause and reentrancy checks here.
-    function finalizeRound(uint256, RoundParams calldata, RoundResult calldata, SlashEvidence[] calldata)
-        external
-        whenNotPaused
-        onlyRole(COORDINATOR_ROLE)
-        nonReentrant
-    {
+    function finalizeRound(
+        uint256 roundId,
+        RoundParams calldata params,
+        RoundResult calldata result,
+        SlashEvidence[] calldata slashes
+    ) external whenNotPaused onlyRole(COORDINATOR_ROLE) nonReentrant {
+        (roundId, params, result, slashes); // forwarded as msg.data
         _delegate();
     }
 
@@ -303,7 +304,8 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager, RoundMa
 
     /// @inheritdoc IRoundManager
     /// @dev Runs in RoundManagerSlashing (delegatecall) after the role and reentrancy checks here.
-    function cancelRound(uint256, SlashEntry[] calldata) external onlyRole(PAUSER_ROLE) nonReentrant {
+    function cancelRound(uint256 roundId, SlashEntry[] calldata slashes) external onlyRole(PAUSER_ROLE) nonReentrant {
+        (roundId, slashes); // forwarded as msg.data
         _delegate();
     }
 
@@ -442,26 +444,40 @@ contract RoundManager is FedstakeBase, EIP712Upgradeable, IRoundManager, RoundMa
     // ---------------------------------------------------------------- disputes (run in RoundManagerSlashing)
 
     /// @inheritdoc IRoundManager
-    function disputeSlash(uint256, SlashEntry[] calldata, uint256, uint256, bytes32)
+    function disputeSlash(
+        uint256 roundId,
+        SlashEntry[] calldata slashes,
+        uint256 index,
+        uint256 deposit,
+        bytes32 evidenceHash
+    ) external nonReentrant returns (uint256 disputeId) {
+        (roundId, slashes, index, deposit, evidenceHash); // forwarded as msg.data
+        disputeId = abi.decode(_delegate(), (uint256));
+    }
+
+    /// @inheritdoc IRoundManager
+    function disputeResult(uint256 roundId, uint256 deposit, bytes32 evidenceHash)
         external
         nonReentrant
-        returns (uint256)
+        returns (uint256 disputeId)
     {
-        return abi.decode(_delegate(), (uint256));
+        (roundId, deposit, evidenceHash); // forwarded as msg.data
+        disputeId = abi.decode(_delegate(), (uint256));
     }
 
     /// @inheritdoc IRoundManager
-    function disputeResult(uint256, uint256, bytes32) external nonReentrant returns (uint256) {
-        return abi.decode(_delegate(), (uint256));
-    }
-
-    /// @inheritdoc IRoundManager
-    function resolveDispute(uint256, bool, uint256) external onlyRole(ARBITER_ROLE) nonReentrant {
+    function resolveDispute(uint256 disputeId, bool uphold, uint256 compensation)
+        external
+        onlyRole(ARBITER_ROLE)
+        nonReentrant
+    {
+        (disputeId, uphold, compensation); // forwarded as msg.data
         _delegate();
     }
 
     /// @inheritdoc IRoundManager
-    function timeoutDispute(uint256) external nonReentrant {
+    function timeoutDispute(uint256 disputeId) external nonReentrant {
+        disputeId; // forwarded as msg.data
         _delegate();
     }
 
