@@ -874,6 +874,35 @@ contract RoundManagerTest is Fixture, GovTimelockHelpers {
         _tryFinalize(id, p, _one(e));
     }
 
+    /// @dev Through finalize: any altered byte of a valid non-finite proof (chunk, path, header, offsets,
+    ///      padding) makes the whole finalize revert, and nothing is slashed.
+    function testFuzz_provable_malformed_anyAlteredByteReverts(uint256 pos, uint8 flip) public {
+        (uint256 id, IRoundManager.RoundParams memory p) = openWith(BUDGET);
+        bytes[] memory pre = _nanUpdate();
+        (bytes32 root, IFaultVerifier.LeafProof memory hdr) = UpdateTree.prove(pre, 0);
+        (, IFaultVerifier.LeafProof memory chunk) = UpdateTree.prove(pre, 2);
+        bytes memory proof = UpdateTree.nonFiniteProof(hdr, chunk, (1500 - 1024) * 4);
+        pos = bound(pos, 0, proof.length - 1);
+        proof[pos] ^= bytes1(uint8(bound(flip, 1, 255)));
+        IRoundManager.SlashEvidence memory e = provableEvidence(6, id, p, P.REASON_MALFORMED, root, proof);
+        vm.expectRevert();
+        _tryFinalize(id, p, _one(e));
+        assertEq(sm.slashableStake(parts[6]), 1_000e18, "untouched");
+    }
+
+    /// @dev Any altered byte of the second signature of an equivocation proof reverts.
+    function testFuzz_provable_equivocation_alteredSignatureReverts(uint256 pos, uint8 flip) public {
+        (uint256 id, IRoundManager.RoundParams memory p) = openWith(BUDGET);
+        bytes32 a = keccak256("update A");
+        bytes32 b = keccak256("update B");
+        bytes memory sig = sign(pks[4], id, p.globalModelHash, b, 100);
+        sig[bound(pos, 0, 64)] ^= bytes1(uint8(bound(flip, 1, 255)));
+        bytes memory proof = abi.encode(b, uint64(100), sig);
+        IRoundManager.SlashEvidence memory e = provableEvidence(4, id, p, P.REASON_EQUIVOCATION, a, proof);
+        vm.expectRevert();
+        _tryFinalize(id, p, _one(e));
+    }
+
     function test_provable_malformed_finiteValueReverts() public {
         (uint256 id, IRoundManager.RoundParams memory p) = openWith(BUDGET);
         bytes[] memory pre = _nanUpdate();
