@@ -21,7 +21,7 @@ from typing import Any
 from federation.foundry import SETUP_HINT, find_tool
 
 #: Bumped when a contract's external interface changes incompatibly.
-ABI_VERSION = "1.0.0"
+ABI_VERSION = "2.0.0"
 
 #: Deployable contracts: (contract name, source file under contracts/src or its out/ folder).
 #: TimelockController is OpenZeppelin's (compiled through contracts/src/Timelock.sol): the
