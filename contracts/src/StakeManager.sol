@@ -128,8 +128,8 @@ contract StakeManager is FedstakeBase, IStakeManager {
         StakeManagerStorage storage $ = _s();
         UnbondRequest[] storage reqs = $.requests[msg.sender];
         uint256 len = reqs.length;
-        uint256 kept;
-        uint64 earliest;
+        uint256 kept = 0;
+        uint64 earliest = 0;
         for (uint256 i; i < len; ++i) {
             UnbondRequest memory r = reqs[i];
             // slither-disable-next-line timestamp
@@ -276,7 +276,7 @@ contract StakeManager is FedstakeBase, IStakeManager {
 
     /// @dev Write `m` back without its empty requests, touching only the slots that change.
     function _storeCompacted(UnbondRequest[] storage reqs, UnbondRequest[] memory m) private {
-        uint256 kept;
+        uint256 kept = 0;
         for (uint256 i; i < m.length; ++i) {
             if (m[i].amount == 0) continue;
             if (kept != i || reqs[i].amount != m[i].amount) reqs[kept] = m[i];
@@ -327,7 +327,7 @@ contract StakeManager is FedstakeBase, IStakeManager {
             reqs.push(UnbondRequest({amount: amount.toUint128(), releaseAt: releaseAt}));
             return;
         }
-        uint256 best;
+        uint256 best = 0;
         uint64 bestAt = reqs[0].releaseAt;
         for (uint256 i = 1; i < len; ++i) {
             uint64 t = reqs[i].releaseAt;
