@@ -715,7 +715,8 @@ contract Handler {
         uint256 n = gRoundCount;
         if (n == 0) return 0;
         uint256 start = seed % n;
-        IRoundManager.RoundStatus want = live == 0 ? IRoundManager.RoundStatus.Open : IRoundManager.RoundStatus.Finalized;
+        IRoundManager.RoundStatus want =
+            live == 0 ? IRoundManager.RoundStatus.Open : IRoundManager.RoundStatus.Finalized;
         for (uint256 k; k < n; ++k) {
             uint256 id = 1 + (start + k) % n;
             GRound storage r = gRounds[id];
@@ -749,11 +750,13 @@ contract Handler {
         IRoundManager.RoundParams params;
     }
 
-    /// @dev Open the next round (a third of the time by the second coordinator), over a random subset of the
-    ///      participants; a quarter of the time first try the stale id (another coordinator took it) — reverts.
+    /// @dev Open the next round (a third of the time by the second coordinator, which runs one round at a time,
+    ///      so that it is regularly free to withdraw its bond), over a random subset of the participants; a
+    ///      quarter of the time first try the stale id (another coordinator took it) — reverts.
     function open(uint256 c, uint256 budget, uint256 duration, uint256 maskSeed, uint256 flags) external step {
         OpenArgs memory o;
         o.co = _coord(c);
+        if (o.co == coordB && gOpenRounds[coordB] != 0) o.co = coordA;
         o.id = gRoundCount + 1;
         o.mask = _bound(maskSeed, 1, (1 << NP) - 1);
         o.deadline = uint40(gNow + _bound(duration, 1 hours, maxRound));
@@ -773,10 +776,16 @@ contract Handler {
             );
         }
         if (gPaused) {
-            return _bad(Act.RevertWhilePaused, o.co, address(rm), _openData(o, o.id), IPausableErrors.EnforcedPause.selector);
+            return
+                _bad(
+                    Act.RevertWhilePaused, o.co, address(rm), _openData(o, o.id), IPausableErrors.EnforcedPause.selector
+                );
         }
         if (gBond[o.co] < minBond) {
-            return _bad(Act.RevertOutOfOrder, o.co, address(rm), _openData(o, o.id), IRoundManager.InsufficientBond.selector);
+            return
+                _bad(
+                    Act.RevertOutOfOrder, o.co, address(rm), _openData(o, o.id), IRoundManager.InsufficientBond.selector
+                );
         }
         bytes memory ret = _ok(Act.Open, o.co, address(rm), _openData(o, o.id));
         if (abi.decode(ret, (uint256)) != o.id) revert GhostMismatch("opened round id");
@@ -796,9 +805,7 @@ contract Handler {
     }
 
     function _openData(OpenArgs memory o, uint256 expectedId) internal pure returns (bytes memory) {
-        return abi.encodeCall(
-            IRoundManager.openRound, (expectedId, o.params, _count(o.mask), o.budget, o.deadline)
-        );
+        return abi.encodeCall(IRoundManager.openRound, (expectedId, o.params, _count(o.mask), o.budget, o.deadline));
     }
 
     // ------------------------------------------------------------ finalize
@@ -878,12 +885,22 @@ contract Handler {
             if ((r.mask >> i) & 1 == 0) continue;
             uint256 rw = _rand(seed, 400 + i) % (left / 2 + 1);
             left -= rw;
-            ls.push(Leaf({who: parts[i], updateHash: keccak256(abi.encode("update", id, i)), reward: rw, selected: true, claimed: false}));
+            ls.push(
+                Leaf({
+                    who: parts[i],
+                    updateHash: keccak256(abi.encode("update", id, i)),
+                    reward: rw,
+                    selected: true,
+                    claimed: false
+                })
+            );
         }
         if (rogue) {
             uint256 rw = _rand(seed, 500) % (left / 2 + 1);
             left -= rw;
-            ls.push(Leaf({who: r.coordinator, updateHash: keccak256("rogue"), reward: rw, selected: false, claimed: false}));
+            ls.push(
+                Leaf({who: r.coordinator, updateHash: keccak256("rogue"), reward: rw, selected: false, claimed: false})
+            );
         }
         (bytes32[] memory hashes, uint256[] memory amounts) = _leafHashes(id);
         (bytes32 root, uint256 total) = SumTrees.root(hashes, amounts);
@@ -904,11 +921,11 @@ contract Handler {
         }
     }
 
-    function _finalizeData(
-        uint256 id,
-        IRoundManager.RoundResult memory res,
-        IRoundManager.SlashEvidence[] memory s
-    ) internal view returns (bytes memory) {
+    function _finalizeData(uint256 id, IRoundManager.RoundResult memory res, IRoundManager.SlashEvidence[] memory s)
+        internal
+        view
+        returns (bytes memory)
+    {
         return abi.encodeCall(IRoundManager.finalizeRound, (id, gRounds[id].params, res, s));
     }
 
@@ -921,9 +938,18 @@ contract Handler {
         IRoundManager.RoundResult memory res = _result(id, rewardSeed, rewardSeed % 4 == 0);
         IRoundManager.SlashEvidence[] memory s = _slashes(id, r.mask, slashSeed);
         bytes memory data = _finalizeData(id, res, s);
-        if (gPaused) return _bad(Act.RevertWhilePaused, r.coordinator, address(rm), data, IPausableErrors.EnforcedPause.selector);
+        if (gPaused) {
+            return _bad(Act.RevertWhilePaused, r.coordinator, address(rm), data, IPausableErrors.EnforcedPause.selector);
+        }
         if (gNow > r.finalizeDeadline) {
-            return _bad(Act.RevertOutOfOrder, r.coordinator, address(rm), data, IRoundManager.FinalizeDeadlinePassed.selector);
+            return
+                _bad(
+                    Act.RevertOutOfOrder,
+                    r.coordinator,
+                    address(rm),
+                    data,
+                    IRoundManager.FinalizeDeadlinePassed.selector
+                );
         }
         _ok(Act.Finalize, r.coordinator, address(rm), data);
         r.status = IRoundManager.RoundStatus.Finalized;
@@ -952,7 +978,9 @@ contract Handler {
             r.slashed += amount;
             h = keccak256(abi.encode(h, e.participant, amount, e.reason, fromUnb, releaseAt));
             if (P.isProvable(e.reason)) {
-                if (sm.stakeOf(e.participant).jailedUntilRound < id + 10) revert GhostMismatch("provable fault not jailed");
+                if (sm.stakeOf(e.participant).jailedUntilRound < id + 10) {
+                    revert GhostMismatch("provable fault not jailed");
+                }
                 if (e.reason == P.REASON_NULL_UPDATE) ++done[uint256(Act.FinalizeNullUpdate)];
                 else if (e.reason == P.REASON_EQUIVOCATION) ++done[uint256(Act.FinalizeEquivocation)];
                 else ++done[uint256(Act.FinalizeMalformed)];
@@ -969,14 +997,39 @@ contract Handler {
         --gActiveRounds;
     }
 
+    /// @dev Half the time a round that is due (settle: finalized, challenge window over, no dispute blocking;
+    ///      expire: open past its finalize deadline) if there is one; else any round in the status (whose call
+    ///      must revert, or warp first).
+    function _findDue(uint256 seed, bool settling) internal view returns (uint256) {
+        uint256 n = gRoundCount;
+        if (n == 0) return 0;
+        if (seed % 2 == 0) {
+            uint256 start = (seed >> 1) % n;
+            for (uint256 k; k < n; ++k) {
+                uint256 id = 1 + (start + k) % n;
+                GRound storage r = gRounds[id];
+                if (settling) {
+                    if (
+                        r.status == IRoundManager.RoundStatus.Finalized && gNow > r.challengeDeadline
+                            && r.openSlash == 0 && (r.openResult == 0 || gNow > r.disputeDeadline)
+                    ) return id;
+                } else if (r.status == IRoundManager.RoundStatus.Open && gNow > r.finalizeDeadline) {
+                    return id;
+                }
+            }
+        }
+        return _findRound(seed >> 1, settling ? FINALIZED : OPEN);
+    }
+
     function settle(uint256 roundSeed, uint256 warpSeed) external step {
-        uint256 id = _findRound(roundSeed, FINALIZED);
+        uint256 id = _findDue(roundSeed, true);
         if (id == 0) return;
         GRound storage r = gRounds[id];
         bytes memory data = abi.encodeCall(IRoundManager.settleRound, (id));
         if (gNow <= r.challengeDeadline) {
             if (warpSeed % 4 != 0) {
-                return _bad(Act.RevertOutOfOrder, stranger, address(rm), data, IRoundManager.ChallengeWindowOpen.selector);
+                return
+                    _bad(Act.RevertOutOfOrder, stranger, address(rm), data, IRoundManager.ChallengeWindowOpen.selector);
             }
             _warpTo(uint256(r.challengeDeadline) + 1);
         }
@@ -995,7 +1048,7 @@ contract Handler {
     }
 
     function expire(uint256 roundSeed, uint256 warpSeed) external step {
-        uint256 id = _findRound(roundSeed, OPEN);
+        uint256 id = _findDue(roundSeed, false);
         if (id == 0) return;
         GRound storage r = gRounds[id];
         bytes memory data = abi.encodeCall(IRoundManager.expireRound, (id));
@@ -1092,7 +1145,11 @@ contract Handler {
 
     /// @dev Three times in four an entry its participant can still dispute (judged, undisputed) if there is
     ///      one; else any entry (a provable or already disputed slash: the dispute must revert).
-    function _disputable(uint256 id, IRoundManager.SlashEntry[] memory e, uint256 seed) internal view returns (uint256) {
+    function _disputable(uint256 id, IRoundManager.SlashEntry[] memory e, uint256 seed)
+        internal
+        view
+        returns (uint256)
+    {
         uint256 n = e.length;
         if (seed % 4 != 0) {
             for (uint256 k; k < n; ++k) {
@@ -1159,8 +1216,8 @@ contract Handler {
             uint256 i = (start + k) % n;
             GRound storage r = gRounds[gDisputes[i].roundId];
             if (
-                gDisputes[i].status == IRoundManager.DisputeStatus.Open && r.status == IRoundManager.RoundStatus.Finalized
-                    && gNow <= r.disputeDeadline
+                gDisputes[i].status == IRoundManager.DisputeStatus.Open
+                    && r.status == IRoundManager.RoundStatus.Finalized && gNow <= r.disputeDeadline
             ) return i + 1;
         }
         return _findDispute(seed);
@@ -1195,7 +1252,10 @@ contract Handler {
         comp = _bound(comp, 0, 200e18);
         bytes memory data = abi.encodeCall(IRoundManager.resolveDispute, (did, uphold, comp));
         if (arb == r.coordinator) {
-            return _bad(Act.RevertArbiterIsCoordinator, arb, address(rm), data, IRoundManager.ArbiterIsCoordinator.selector);
+            return
+                _bad(
+                    Act.RevertArbiterIsCoordinator, arb, address(rm), data, IRoundManager.ArbiterIsCoordinator.selector
+                );
         }
         if (r.status != IRoundManager.RoundStatus.Finalized) {
             return _bad(Act.RevertOutOfOrder, arb, address(rm), data, IRoundManager.InvalidRoundStatus.selector);
@@ -1240,7 +1300,11 @@ contract Handler {
             if (gNow <= r.disputeDeadline) {
                 if (warpSeed % 4 != 0) {
                     return _bad(
-                        Act.RevertOutOfOrder, stranger, address(rm), data, IRoundManager.DisputeDeadlineNotPassed.selector
+                        Act.RevertOutOfOrder,
+                        stranger,
+                        address(rm),
+                        data,
+                        IRoundManager.DisputeDeadlineNotPassed.selector
                     );
                 }
                 _warpTo(uint256(r.disputeDeadline) + 1);
@@ -1287,7 +1351,9 @@ contract Handler {
         bytes memory data = _claimData(id, li, l.who);
         address caller = callerSeed % 2 == 0 ? stranger : l.who;
         if (r.voided) return _bad(Act.RevertOutOfOrder, caller, address(rm), data, IRoundManager.RoundVoided.selector);
-        if (l.claimed) return _bad(Act.RevertOutOfOrder, caller, address(rm), data, IRoundManager.AlreadyClaimed.selector);
+        if (l.claimed) {
+            return _bad(Act.RevertOutOfOrder, caller, address(rm), data, IRoundManager.AlreadyClaimed.selector);
+        }
         if (!l.selected) {
             return _bad(Act.RevertUnselectedClaim, caller, address(rm), data, IRoundManager.NotSelected.selector);
         }
@@ -1301,7 +1367,9 @@ contract Handler {
 
     function claimTreasury() external step {
         bytes memory data = abi.encodeCall(IRoundManager.claimTreasury, ());
-        if (gTreasuryOwed == 0) return _bad(Act.RevertOutOfOrder, treasury, address(rm), data, IRoundManager.NothingOwed.selector);
+        if (gTreasuryOwed == 0) {
+            return _bad(Act.RevertOutOfOrder, treasury, address(rm), data, IRoundManager.NothingOwed.selector);
+        }
         bytes memory ret = _ok(Act.ClaimTreasury, treasury, address(rm), data);
         if (abi.decode(ret, (uint256)) != gTreasuryOwed) revert GhostMismatch("treasury claim");
         _pay(address(rm), treasury, gTreasuryOwed);
@@ -1335,7 +1403,13 @@ contract Handler {
         gPaused = true;
         ++done[uint256(Act.Pause)];
         // pausing twice is refused
-        _bad(Act.RevertOutOfOrder, pauser, address(rm), abi.encodeCall(IFedstakeAdmin.pause, ()), IPausableErrors.EnforcedPause.selector);
+        _bad(
+            Act.RevertOutOfOrder,
+            pauser,
+            address(rm),
+            abi.encodeCall(IFedstakeAdmin.pause, ()),
+            IPausableErrors.EnforcedPause.selector
+        );
     }
 
     function _unpause() internal {
@@ -1392,10 +1466,22 @@ contract Handler {
         GRound storage r = gRounds[id];
         bytes memory data = _finalizeData(id, _result(id, seed, false), _slashes(id, r.mask, seed));
         bytes4 paused = IPausableErrors.EnforcedPause.selector;
-        _bad(Act.RevertStrangerFinalize, stranger, address(rm), data, gPaused ? paused : IAccessControl.AccessControlUnauthorizedAccount.selector);
+        _bad(
+            Act.RevertStrangerFinalize,
+            stranger,
+            address(rm),
+            data,
+            gPaused ? paused : IAccessControl.AccessControlUnauthorizedAccount.selector
+        );
         // the other coordinator holds the role; the coordinator check comes before the deadline check
         address other = r.coordinator == coordA ? coordB : coordA;
-        _bad(Act.RevertWrongCoordinator, other, address(rm), data, gPaused ? paused : IRoundManager.NotRoundCoordinator.selector);
+        _bad(
+            Act.RevertWrongCoordinator,
+            other,
+            address(rm),
+            data,
+            gPaused ? paused : IRoundManager.NotRoundCoordinator.selector
+        );
     }
 
     /// @dev The admin revokes a round's coordinator; the coordinator then cannot finalize its (valid, on-time)
@@ -1407,15 +1493,37 @@ contract Handler {
         if (gNow > r.finalizeDeadline) return;
         bytes memory data = _finalizeData(id, _result(id, seed, false), _slashes(id, r.mask, seed));
         bytes32 role = rm.COORDINATOR_ROLE();
-        _ok(Act.RevertRevokedCoordinator, admin, address(rm), abi.encodeCall(IFedstakeAdmin.revokeRole, (role, r.coordinator)));
-        _bad(Act.RevertRevokedCoordinator, r.coordinator, address(rm), data, IAccessControl.AccessControlUnauthorizedAccount.selector);
+        _ok(
+            Act.RevertRevokedCoordinator,
+            admin,
+            address(rm),
+            abi.encodeCall(IFedstakeAdmin.revokeRole, (role, r.coordinator))
+        );
+        _bad(
+            Act.RevertRevokedCoordinator,
+            r.coordinator,
+            address(rm),
+            data,
+            IAccessControl.AccessControlUnauthorizedAccount.selector
+        );
         OpenArgs memory o;
         o.id = gRoundCount + 1;
         o.mask = 1;
         o.deadline = uint40(gNow + 1 days);
         o.params = _paramsFor(o.id, 1);
-        _bad(Act.RevertRevokedCoordinator, r.coordinator, address(rm), _openData(o, o.id), IAccessControl.AccessControlUnauthorizedAccount.selector);
-        _ok(Act.RevertRevokedCoordinator, admin, address(rm), abi.encodeCall(IFedstakeAdmin.grantRole, (role, r.coordinator)));
+        _bad(
+            Act.RevertRevokedCoordinator,
+            r.coordinator,
+            address(rm),
+            _openData(o, o.id),
+            IAccessControl.AccessControlUnauthorizedAccount.selector
+        );
+        _ok(
+            Act.RevertRevokedCoordinator,
+            admin,
+            address(rm),
+            abi.encodeCall(IFedstakeAdmin.grantRole, (role, r.coordinator))
+        );
     }
 
     /// @dev The second coordinator (an arbiter too) decides a dispute over its own round.
@@ -1474,17 +1582,41 @@ contract Handler {
         bytes4 denied = IAccessControl.AccessControlUnauthorizedAccount.selector;
         uint256 id = _findRound(seed, OPEN | FINALIZED);
         if (id != 0) {
-            _bad(Act.RevertStranger, stranger, address(rm), abi.encodeCall(IRoundManager.cancelRound, (id, gEntries[id])), denied);
+            _bad(
+                Act.RevertStranger,
+                stranger,
+                address(rm),
+                abi.encodeCall(IRoundManager.cancelRound, (id, gEntries[id])),
+                denied
+            );
         }
         uint256 did = _findDispute(seed);
         if (did != 0) {
-            _bad(Act.RevertStranger, stranger, address(rm), abi.encodeCall(IRoundManager.resolveDispute, (did, true, 1e18)), denied);
+            _bad(
+                Act.RevertStranger,
+                stranger,
+                address(rm),
+                abi.encodeCall(IRoundManager.resolveDispute, (did, true, 1e18)),
+                denied
+            );
         }
         _bad(Act.RevertStranger, stranger, address(rm), abi.encodeCall(IFedstakeAdmin.pause, ()), denied);
         _bad(Act.RevertStranger, stranger, address(sm), abi.encodeCall(IFedstakeAdmin.pause, ()), denied);
-        _bad(Act.RevertStranger, stranger, address(rm), abi.encodeCall(IRoundManager.claimTreasury, ()), IRoundManager.NotTreasury.selector);
+        _bad(
+            Act.RevertStranger,
+            stranger,
+            address(rm),
+            abi.encodeCall(IRoundManager.claimTreasury, ()),
+            IRoundManager.NotTreasury.selector
+        );
         // the coordinator may not take the treasury's share either
-        _bad(Act.RevertStranger, coordA, address(rm), abi.encodeCall(IRoundManager.claimTreasury, ()), IRoundManager.NotTreasury.selector);
+        _bad(
+            Act.RevertStranger,
+            coordA,
+            address(rm),
+            abi.encodeCall(IRoundManager.claimTreasury, ()),
+            IRoundManager.NotTreasury.selector
+        );
     }
 
     /// @dev The round's coordinator finalizes with a provable slash whose proof does not hold (a null update that
@@ -1506,7 +1638,13 @@ contract Handler {
         _bad(Act.RevertBadFaultProof, r.coordinator, address(rm), _finalizeData(id, res, s), bytes4(0));
         s[0] = _evidence(id, r.mask, i, 0, seed);
         s[0].slashBps = maxJudgedBps + 1;
-        _bad(Act.RevertBadFaultProof, r.coordinator, address(rm), _finalizeData(id, res, s), IRoundManager.InvalidSlashBps.selector);
+        _bad(
+            Act.RevertBadFaultProof,
+            r.coordinator,
+            address(rm),
+            _finalizeData(id, res, s),
+            IRoundManager.InvalidSlashBps.selector
+        );
     }
 
     /// @dev A participant disputes another participant's slash.
@@ -1536,8 +1674,20 @@ contract Handler {
         bool[] memory prov = new bool[](1);
         address caller = seed % 2 == 0 ? stranger : coordA;
         bytes4 nope = IStakeManager.NotRoundManager.selector;
-        _bad(Act.RevertDirectStakeHook, caller, address(sm), abi.encodeCall(IStakeManager.lockSlashes, (1, who, bps, prov)), nope);
-        _bad(Act.RevertDirectStakeHook, caller, address(sm), abi.encodeCall(IStakeManager.releaseSlashed, (1, caller)), nope);
+        _bad(
+            Act.RevertDirectStakeHook,
+            caller,
+            address(sm),
+            abi.encodeCall(IStakeManager.lockSlashes, (1, who, bps, prov)),
+            nope
+        );
+        _bad(
+            Act.RevertDirectStakeHook,
+            caller,
+            address(sm),
+            abi.encodeCall(IStakeManager.releaseSlashed, (1, caller)),
+            nope
+        );
         _bad(
             Act.RevertDirectStakeHook,
             caller,

@@ -73,7 +73,7 @@ contract InvariantsTest is Fixture {
         targetContract(address(handler));
         // weights: a selector listed k times is picked k times as often (the round lifecycle needs finalize,
         // disputes and settlement often enough to reach their later steps within one run)
-        bytes4[] memory sel = new bytes4[](34);
+        bytes4[] memory sel = new bytes4[](36);
         sel[0] = Handler.stake.selector;
         sel[1] = Handler.topUp.selector;
         sel[2] = Handler.requestUnbond.selector;
@@ -108,6 +108,8 @@ contract InvariantsTest is Fixture {
         sel[31] = Handler.hostile.selector;
         sel[32] = Handler.withdraw.selector;
         sel[33] = Handler.expire.selector;
+        sel[34] = Handler.disputeSlash.selector;
+        sel[35] = Handler.claimTreasury.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
     }
 
@@ -249,8 +251,8 @@ contract InvariantsTest is Fixture {
 
     /// @dev Every handler action (selector) must have had a minimum number of calls with the predicted
     ///      successful outcome in the run (hostile: with the predicted revert), so a handler whose calls all revert
-    ///      or never reach their target fails the campaign. The minimums are about a third of the fewest seen in
-    ///      30 runs of 1,000 calls (at least 1); the per-kind counts are logged (shown with -vv).
+    ///      or never reach their target fails the campaign. The minimums are at most half the fewest seen in 100
+    ///      runs of 1,000 calls (at least 1); the per-kind counts are logged (shown with -vv).
     function _minimumCalls() internal view {
         uint256 count = uint256(Handler.Act.Count);
         uint256[] memory d = new uint256[](count);
