@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
         check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators \
         bench-aggregators-small bench-ledger \
-        bench-overhead bench-engine bench-hash lab-sweep lab-report clean
+        bench-overhead bench-engine bench-hash lab-sweep lab-report scoring-sweep clean
 
 help:
 	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
@@ -133,6 +133,16 @@ lab-report: setup-python
 	mkdir -p simulations/report
 	cp $(LAB_OUT)/REPORT.md $(LAB_OUT)/summary.csv $(LAB_OUT)/targets.csv $(LAB_OUT)/*.png \
 		simulations/report/
+
+# Issue #12: the scorers side by side (legacy, server reference, peer) on one real training
+# trajectory per cell: attack × honest client momentum (0, 0.9) × split (IID, Dirichlet 0.3),
+# 25 clients, 30 rounds (simulations/scoring_sweep.py). Resumable (a finished cell is not
+# re-run); writes OUT/SWEEP.md and OUT/summary.csv. Not part of `make test`. Extra flags
+# (--attacks, --rounds, --scorers, …) in SCORING_ARGS.
+scoring-sweep: OUT ?= .fedstake/lab/scoring-sweep
+scoring-sweep: WORKERS ?= 2
+scoring-sweep: setup-python
+	$(PY) -m simulations.scoring_sweep --out $(OUT) --workers $(WORKERS) $(SCORING_ARGS)
 
 clean:
 	rm -rf $(VENV) contracts/node_modules contracts/out contracts/cache

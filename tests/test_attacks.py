@@ -683,3 +683,73 @@ def test_staked_run_with_a_backdoor_attacker(tmp_path: Path) -> None:
         assert r["backdoor_success"] == backdoor_success_rate(model, x, y, trigger, 7)
         assert r["backdoor_success"] != backdoor_success_rate(model, x, y, trigger, 0)
     assert summary["backdoor_success"][2] == summary["rounds"][-1]["backdoor_success"]
+
+
+# -- evasion: colluders that differ as honest clients do ------------------------------------------
+def test_evade_by_hand() -> None:
+    """H3: μ = (3, 4), σ = (2, √12), σ̄ = (2 + √12)/2. A crafted (0, 0) and an own (10, 10):
+    none → crafted; own → own + (crafted − μ) = (7, 6); jitter → crafted + N(0, σ̄²) from the
+    rng given (the same draw for the same seed)."""
+    from simulations.attacks.omniscient import EVASIONS, evade
+
+    assert EVASIONS == ("none", "own", "jitter")
+    crafted, own = np.zeros(2), np.full(2, 10.0)
+    np.testing.assert_array_equal(evade(crafted, H3, own, "none"), crafted)
+    np.testing.assert_array_equal(evade(crafted, H3, own, "own"), [7.0, 6.0])
+    sd = (2.0 + math.sqrt(12.0)) / 2
+    want = np.random.default_rng(5).normal(0.0, sd, 2)
+    np.testing.assert_allclose(evade(crafted, H3, own, "jitter", np.random.default_rng(5)), want)
+    # the jitter's spread is σ̄, measured on many coordinates
+    h = np.random.default_rng(0).normal(0.0, 0.3, (10, 20_000))
+    x = evade(np.zeros(20_000), h, np.zeros(20_000), "jitter", np.random.default_rng(1))
+    assert float(x.std()) == pytest.approx(float(mean_std(h)[1].mean()), rel=0.02)
+    with pytest.raises(ValueError, match="unknown evasion"):
+        evade(crafted, H3, own, "sideways")
+    with pytest.raises(ValueError, match="needs an rng"):
+        evade(crafted, H3, own, "jitter")
+    with pytest.raises(ValueError, match="own update of shape"):
+        evade(crafted, H3, np.zeros(3), "own")
+
+
+def _colluder_view(pid: int, own: dict[int, np.ndarray], honest: np.ndarray) -> RoundView:
+    """Colluders 0…2 (own updates `own`) beside honest partitions 3… (rows of `honest`)."""
+    rows = {**own, **{3 + i: r for i, r in enumerate(honest)}}
+    return RoundView(
+        g=np.zeros(honest.shape[1]),
+        own=own[pid],
+        rng=np.random.default_rng([0, 1, pid]),
+        n=len(rows),
+        group=(0, 1, 2),
+        honest_ids=tuple(range(3, 3 + len(honest))),
+        updates=lambda ids: np.stack([rows[q] for q in ids]),
+    )
+
+
+@pytest.mark.parametrize("name", ["alie", "ipm", "min-max", "min-sum", "mimic"])
+def test_evade_through_the_registry(name: str) -> None:
+    """`evade` of the omniscient attacks: none (alie, ipm, min-max, min-sum's default) gives
+    every colluder the same vector; own gives colluder i own_i + (crafted − μ), so the
+    colluders differ exactly as their own honest updates do; jitter (mimic's default)
+    differs per colluder too."""
+    rng = np.random.default_rng(3)
+    honest = rng.normal(0.1, 0.5, (8, 40))
+    own = {p: rng.normal(0.1, 0.5, 40) for p in range(3)}
+    spec = ATTACKS[name]
+    assert spec.params["evade"].choices == ("none", "own", "jitter")
+    assert spec.resolve()["evade"] == ("jitter" if name == "mimic" else "none")
+    assert spec.craft is not None
+
+    def sent(evade: str) -> list[np.ndarray]:
+        p = spec.resolve(parse_attack_params(f"{name}.evade={evade}")[name])
+        return [spec.craft(_colluder_view(pid, own, honest), p) for pid in range(3)]  # type: ignore[misc]
+
+    plain = sent("none")
+    assert all(np.array_equal(plain[0], s) for s in plain[1:])
+    mu = honest.mean(axis=0)
+    for pid, s in enumerate(sent("own")):
+        np.testing.assert_allclose(s, own[pid] + (plain[0] - mu), atol=1e-12)
+    for evasive in (sent("own"), sent("jitter")):
+        assert len({s.tobytes() for s in evasive}) == 3
+    with pytest.raises(ValueError, match="one of none, own, jitter"):
+        parse_attack_params(f"{name}.evade=sideways")
+    assert "evade" not in ATTACKS["sign-flip"].params and "evade" not in ATTACKS["fang"].params

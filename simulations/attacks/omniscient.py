@@ -3,8 +3,9 @@
 Every function takes the honest updates as an (k, d) float array (one row per honest
 client, k ≥ 1) and returns the malicious d-vector that each colluding attacker sends
 (the attackers learn the honest updates through `simulations.attacks.collusion`, never
-through the server). Arithmetic is float64; the functions are pure (randomness only from
-the `rng` passed in) and deterministic.
+through the server); `evade` then makes colluders differ from one another as honest
+clients do, and `mimic` sends the honest mean. Arithmetic is float64; the functions are
+pure (randomness only from the `rng` passed in) and deterministic.
 
 Conventions: μ is the coordinate-wise mean and σ the coordinate-wise *sample* standard
 deviation (ddof = 1, as `torch.std` in the authors' code; 0 when k = 1).
@@ -322,3 +323,57 @@ def fang_krum(
         for _ in range(c - 1)
     ]
     return np.stack(rows), lam
+
+
+# -- mimicry and evasion ---------------------------------------------------------------------
+
+EVASIONS = ("none", "own", "jitter")
+
+
+def mimic(honest: np.ndarray) -> np.ndarray:
+    """Mimicry: every colluder sends μ, the mean of the honest updates it learnt through
+    the collusion channel. It does no work of its own and does not harm the model: an
+    attack on the rewards (a free ride that looks like the honest centre), not on the
+    aggregate. (Not the "mimic" of Karimireddy, He & Jaggi, ICLR 2022, which copies one
+    chosen honest worker.) Colluders sending μ are exact copies of one another: pair it
+    with `evade` (the registry's default for it is ``jitter``)."""
+    mu, _ = mean_std(honest)
+    return mu
+
+
+def evade(
+    crafted: np.ndarray,
+    honest: np.ndarray,
+    own: np.ndarray,
+    mode: str = "none",
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Make colluders differ from one another as honest clients do, keeping the attack.
+
+    The omniscient attacks above give every colluder the same vector `crafted`, so the
+    colluders are exact copies of one another, which a copy (sybil) test sees at once.
+    With μ the mean of `honest` (the updates the attack was computed from) and
+    σ̄ = mean_j σ_j their mean per-coordinate sample standard deviation (ddof = 1):
+
+    * ``none``: `crafted` unchanged (every colluder sends the same vector);
+    * ``own``: own + (crafted − μ), the colluder's OWN honest update moved by the attack's
+      shift from the honest mean: it spreads around the crafted point exactly as the
+      colluders' honest updates spread around μ;
+    * ``jitter``: crafted + N(0, σ̄²·I), drawn from `rng` (one generator per colluder):
+      spread like the honest updates, independently of the colluder's own data.
+    """
+    crafted = np.asarray(crafted, dtype=np.float64)
+    if mode == "none":
+        return crafted
+    if mode == "own":
+        mu, _ = mean_std(honest)
+        own = np.asarray(own, dtype=np.float64)
+        if own.shape != crafted.shape:
+            raise ValueError(f"own update of shape {own.shape}, crafted {crafted.shape}")
+        return own + (crafted - mu)
+    if mode == "jitter":
+        if rng is None:
+            raise ValueError("evade='jitter' needs an rng")
+        _, sigma = mean_std(honest)
+        return crafted + rng.normal(0.0, float(sigma.mean()), crafted.shape)
+    raise ValueError(f"unknown evasion {mode!r}; known: {', '.join(EVASIONS)}")

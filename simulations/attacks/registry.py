@@ -13,6 +13,12 @@ boost the update). The Flower App applies them (`simulations.flower_behaviours`)
 functions they call are in `poisoning`, `tampering`, `omniscient` and `sybil`, each
 documented with its source paper and formula.
 
+The omniscient alie, ipm, min-max, min-sum and mimic take `evade` (`omniscient.evade`):
+``none`` (every colluder sends the same vector; mimic's default is ``jitter``), ``own``
+(own honest update + the attack's shift from the honest mean) or ``jitter`` (Gaussian
+spread of the honest updates' mean per-coordinate std), so colluders differ from one
+another as honest clients do.
+
 Parameters come from the run-config key `attack-params`, e.g. ``"alie.z=1.5,scaling.factor=10"``
 (`parse_attack_params`); an unknown attack, parameter or value is an error.
 """
@@ -20,7 +26,7 @@ Parameters come from the run-config key `attack-params`, e.g. ``"alie.z=1.5,scal
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -182,6 +188,20 @@ def _fang_krum(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
     return omniscient.fang_krum_near(w1, p["eps"], v.rng)
 
 
+def _evasive(craft: Craft) -> Craft:
+    """`craft` followed by `omniscient.evade` with the attack's `evade` parameter, on the
+    honest updates the attack was computed from (its `knowledge`)."""
+
+    def hook(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
+        crafted = craft(v, p)
+        mode = p.get("evade", "none")
+        if mode == "none":
+            return crafted
+        return omniscient.evade(crafted, v.honest(p.get("knowledge", "full")), v.own, mode, v.rng)
+
+    return hook
+
+
 def _sybil(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
     base = v.updates([min(v.group)])[0]  # the group leader's honest update
     return sybil.sybil(base, v.rng, p["sigma"])
@@ -191,6 +211,14 @@ def _sybil(v: RoundView, p: Mapping[str, Any]) -> np.ndarray:
 
 _KNOWLEDGE = Param(
     "full", str, "honest updates seen: full (every honest client) or own", ("full", "own")
+)
+_EVADE = Param(
+    "none",
+    str,
+    "how colluders differ from one another (`omniscient.evade`): none (all send the same "
+    "vector), own (own honest update + the crafted shift from the honest mean) or jitter "
+    "(crafted + Gaussian noise of the honest mean per-coordinate std)",
+    omniscient.EVASIONS,
 )
 _BACKDOOR = {
     "target": Param(0, int, "label the triggered examples get"),
@@ -205,6 +233,7 @@ _OPT = {
     "init": Param(10.0, float, "initial γ of the search (the paper's 10)"),
     "tol": Param(1e-5, float, "bisection tolerance on γ (the paper's 1e-5)"),
     "knowledge": _KNOWLEDGE,
+    "evade": _EVADE,
 }
 
 ATTACKS: dict[str, AttackSpec] = {
@@ -285,16 +314,17 @@ ATTACKS: dict[str, AttackSpec] = {
             {
                 "z": Param(None, float, "shift; default z_max = Φ⁻¹((n−s)/n), s = ⌊n/2+1⌋ − m"),
                 "knowledge": _KNOWLEDGE,
+                "evade": _EVADE,
             },
-            craft=_alie,
+            craft=_evasive(_alie),
         ),
         AttackSpec(
             "ipm",
             "omniscient",
             "Inner Product Manipulation: −ε·μ of the honest updates",
             omniscient.ipm,
-            {"eps": Param(0.5, float, "ε"), "knowledge": _KNOWLEDGE},
-            craft=lambda v, p: omniscient.ipm(v.honest(p["knowledge"]), p["eps"]),
+            {"eps": Param(0.5, float, "ε"), "knowledge": _KNOWLEDGE, "evade": _EVADE},
+            craft=_evasive(lambda v, p: omniscient.ipm(v.honest(p["knowledge"]), p["eps"])),
         ),
         AttackSpec(
             "min-max",
@@ -302,9 +332,11 @@ ATTACKS: dict[str, AttackSpec] = {
             "μ + γ·∇p, γ maximal with max distance to honest ≤ max honest pairwise distance",
             omniscient.min_max,
             dict(_OPT),
-            craft=lambda v, p: omniscient.min_max(
-                v.honest(p["knowledge"]), p["direction"], p["init"], p["tol"]
-            )[0],
+            craft=_evasive(
+                lambda v, p: omniscient.min_max(
+                    v.honest(p["knowledge"]), p["direction"], p["init"], p["tol"]
+                )[0]
+            ),
         ),
         AttackSpec(
             "min-sum",
@@ -312,9 +344,19 @@ ATTACKS: dict[str, AttackSpec] = {
             "μ + γ·∇p, γ maximal with sum of squared distances ≤ the honest maximum",
             omniscient.min_sum,
             dict(_OPT),
-            craft=lambda v, p: omniscient.min_sum(
-                v.honest(p["knowledge"]), p["direction"], p["init"], p["tol"]
-            )[0],
+            craft=_evasive(
+                lambda v, p: omniscient.min_sum(
+                    v.honest(p["knowledge"]), p["direction"], p["init"], p["tol"]
+                )[0]
+            ),
+        ),
+        AttackSpec(
+            "mimic",
+            "omniscient",
+            "send the honest mean μ (no work, no harm: a free ride), spread by `evade`",
+            omniscient.mimic,
+            {"knowledge": _KNOWLEDGE, "evade": replace(_EVADE, default="jitter")},
+            craft=_evasive(lambda v, p: omniscient.mimic(v.honest(p["knowledge"]))),
         ),
         AttackSpec(
             "fang",
