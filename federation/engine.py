@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from logging import getLogger
 from typing import Any
@@ -168,8 +168,19 @@ class RoundOutcome:
         return m
 
 
+# The coordinator's own training on its validation ("root") set: (global model arrays,
+# round id) → the model trained from them. Deterministic, so a re-run gives the same bits;
+# its output is stored with the round and `verify` scores against the stored copy.
+ReferenceTrainer = Callable[[Mapping[str, np.ndarray], int], Mapping[str, np.ndarray]]
+
+
 class RoundEngine:
-    """The coordinator's side of every round, over any `Ledger` backend and store."""
+    """The coordinator's side of every round, over any `Ledger` backend and store.
+
+    With a `reference` trainer, each round's usefulness is measured against the
+    coordinator's own update on its validation set (FLTrust-style); without one, against
+    the participants' recent robust direction, which the decision file marks as weaker.
+    """
 
     def __init__(
         self,
@@ -185,8 +196,10 @@ class RoundEngine:
         code_commit: bytes = ZERO32,
         max_examples: int = 10**9,
         claim_for_participants: bool = False,
+        reference: ReferenceTrainer | None = None,
     ) -> None:
         self.ledger = ledger
+        self.reference = reference
         self.store = store
         self.aggregator = aggregator
         self.journal = journal
@@ -354,6 +367,13 @@ class RoundEngine:
             stakes = {p: st.slashable for p, st in led.stakes_of(list(opened.participants)).items()}
         prior = self.settlement
         state_before = self._put_aggregator_state()
+        reference_arrays: dict[str, np.ndarray] | None = None
+        reference_hash: bytes | None = None
+        if self.reference is not None:
+            with timer("reference"):
+                trained = self.reference(global_arrays, rid)
+                reference_arrays = {k: np.asarray(v) for k, v in trained.items()}
+            reference_hash = self.store.put(reference_arrays)
         decided = decide(
             rid,
             opened.participants,
@@ -369,6 +389,7 @@ class RoundEngine:
             policy=self.policy,
             max_examples=self.max_examples,
             timer=timer,
+            reference_arrays=reference_arrays,
         )
         agg = decided.aggregate
         if agg.fallback:
@@ -394,6 +415,7 @@ class RoundEngine:
             "aggregator_state_after": self._put_aggregator_state(),
             "scoring": asdict(self.scoring),
             "policy": asdict(self.policy),
+            "reference_hash": None if reference_hash is None else reference_hash.hex(),
             "max_examples": self.max_examples,
             "stakes": {p: str(v) for p, v in stakes.items()},
             "settlement_before": None if prior is None else json.loads(prior.to_json()),

@@ -150,9 +150,12 @@ def decide(
     policy: PolicyConfig,
     max_examples: int,
     timer: Timer | None = None,
+    reference_arrays: Mapping[str, np.ndarray] | None = None,
 ) -> Decided:
     """Validate, aggregate, score and decide one round (pure but for the aggregator's own
-    state, which the caller saves before and after)."""
+    state, which the caller saves before and after). `reference_arrays`, when given, is
+    the model the coordinator trained from the global model on its own validation set
+    this round: usefulness is then measured against it (`strategies.scoring_evidence`)."""
     timer = timer or Timer()
     layout = ModelLayout.of(global_arrays)
     ordered = sorted(submissions, key=lambda s: s.participant.lower())  # stable
@@ -189,6 +192,14 @@ def decide(
     with timer("scoring"):
         g = flatten(global_arrays, layout)
         deltas = np.stack([v.weights for v in valid]) - g if valid else np.empty((0, layout.dim))
+        reference = None
+        if reference_arrays is not None:
+            if ModelLayout.of(reference_arrays) != layout:
+                raise ValueError(
+                    "the reference model's arrays (names, shapes, dtypes) are not the "
+                    "global model's"
+                )
+            reference = flatten(reference_arrays, layout) - g
         scores, decision, after = decide_round(
             round_id,
             deltas,
@@ -199,6 +210,7 @@ def decide(
             upstream={p: f.reason for p, f in found.items()},
             scoring_config=scoring,
             policy_config=policy,
+            reference=reference,
         )
     return Decided(
         replies,

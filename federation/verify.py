@@ -336,6 +336,8 @@ class _Verifier:
             policy = PolicyConfig(**self.m["policy"])
             max_examples = int(self.m["max_examples"])
             docs = list(self.m["submissions"])
+            ref_hex = self.m.get("reference_hash")
+            reference_hash = None if ref_hex is None else _unhex(ref_hex)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.add(
                 "manifest",
@@ -369,6 +371,11 @@ class _Verifier:
         if global_arrays is None:
             self.notes.append("without the global model the round was not re-run")
             return self.report()
+        reference_arrays = None
+        if reference_hash is not None:
+            reference_arrays = self.load_reference(reference_hash)
+            if reference_arrays is None:
+                return self.report()
         try:
             again = self.recompute(
                 participants,
@@ -382,6 +389,7 @@ class _Verifier:
                 scoring,
                 policy,
                 max_examples,
+                reference_arrays,
             )
         except Exception as exc:  # the manifest's inputs make the engine itself fail
             self.add(
@@ -603,6 +611,30 @@ class _Verifier:
         )
         return arrays
 
+    def load_reference(self, digest: bytes) -> dict[str, np.ndarray] | None:
+        """The coordinator's validation-set model the round was scored against. Its bytes
+        are committed (the manifest's hash is on-chain); whether it was honestly trained
+        can only be checked by whoever holds the validation set."""
+        try:
+            arrays = self.store.get(digest)
+        except ArtifactError as exc:
+            self.add(
+                "reference model",
+                False,
+                _hex(digest),
+                "unavailable",
+                f"{exc}; the round's usefulness scores cannot be recomputed without it",
+            )
+            return None
+        self.add(
+            "reference model",
+            True,
+            _hex(digest),
+            _hex(digest),
+            "the coordinator's validation-set update the round was scored against",
+        )
+        return arrays
+
     def load_submissions(
         self, docs: list[dict[str, Any]], participants: list[str]
     ) -> list[Submission]:
@@ -684,6 +716,7 @@ class _Verifier:
         scoring: ScoringConfig,
         policy: PolicyConfig,
         max_examples: int,
+        reference_arrays: dict[str, np.ndarray] | None = None,
     ) -> _Recomputed:
         decided = decide(
             self.rid,
@@ -699,6 +732,7 @@ class _Verifier:
             scoring=scoring,
             policy=policy,
             max_examples=max_examples,
+            reference_arrays=reference_arrays,
         )
         results = build_results(self.rid, participants, decided)
         evidence = slash_evidence(self.rid, participants, decided, self.ledger.domain)

@@ -125,9 +125,26 @@ def _split(task: str, seed: int, test_fraction: float) -> tuple[XY, XY]:
     return (x[order[n_test:]], y[order[n_test:]]), (x[order[:n_test]], y[order[:n_test]])
 
 
-def holdout_set(seed: int = 0, test_fraction: float = 0.2, *, task: str = "digits") -> XY:
-    """The server's held-out split."""
-    return _split(task, seed, test_fraction)[1]
+def holdout_set(
+    seed: int = 0, test_fraction: float = 0.2, *, task: str = "digits", validation: int = 0
+) -> XY:
+    """The server's held-out test split, without its first `validation` examples (the
+    coordinator's validation set, `validation_set`, when it has one)."""
+    x, y = _split(task, seed, test_fraction)[1]
+    if not 0 <= validation < len(x):
+        raise ValueError(
+            f"validation set of {validation} examples: the held-out split has {len(x)}"
+        )
+    return x[validation:], y[validation:]
+
+
+def validation_set(size: int, seed: int = 0, *, task: str = "digits") -> XY:
+    """The coordinator's validation ("root") set, as in FLTrust: the first `size` examples
+    of the held-out split, which no client holds and the test set leaves out."""
+    x, y = _split(task, seed, 0.2)[1]
+    if not 0 < size < len(x):
+        raise ValueError(f"validation set of {size} examples: the held-out split has {len(x)}")
+    return x[:size], y[:size]
 
 
 @lru_cache(maxsize=8)

@@ -38,7 +38,7 @@ from federation.flower.records import arrays_of
 from federation.flower.server import staked_federation
 from federation.flower.settings import TOKEN, RunSettings
 from simulations.attacks.poisoning import backdoor_success_rate
-from simulations.data import client_data, holdout_set
+from simulations.data import client_data, holdout_set, validation_set
 from simulations.flower_behaviours import (
     SimulatedParticipant,
     adversary_mod,
@@ -46,7 +46,14 @@ from simulations.flower_behaviours import (
     check_run_config,
     train_setup,
 )
-from simulations.models import evaluate, local_training, model_for, model_from_arrays, state_arrays
+from simulations.models import (
+    evaluate,
+    local_training,
+    model_for,
+    model_from_arrays,
+    reference_training,
+    state_arrays,
+)
 
 
 def optional_clipping_mod(msg: Message, context: Context, call_next: Any) -> Message:
@@ -146,7 +153,11 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
     s = RunSettings.from_run_config(run_config)
     check_run_config(s)
     t0 = time.perf_counter()
-    x_test, y_test = holdout_set(seed=s.seed, task=s.task)
+    x_test, y_test = holdout_set(seed=s.seed, task=s.task, validation=s.validation_examples)
+    reference = None
+    if s.validation_examples > 0:
+        x_val, y_val = validation_set(s.validation_examples, seed=s.seed, task=s.task)
+        reference = reference_training(train_setup(s), x_val, y_val)
     accuracy: dict[int, float] = {}
     test_loss: dict[int, float] = {}
     backdoor: dict[int, float] = {}
@@ -186,6 +197,7 @@ def run(grid: Grid, run_config: Mapping[str, Any]) -> dict[str, Any]:
         grid,
         dataset=_dataset_doc(s),
         on_round=lambda rnd, out: reports.append(_round_report(out, None)),
+        reference=reference,
     )
     try:
         fed.strategy.start(

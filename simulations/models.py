@@ -210,3 +210,23 @@ def local_training(
         seed=training_seed(setup.seed, server_round, partition_id),
     )
     return LocalResult(state_arrays(model), float(loss), len(x))
+
+
+# Seeds the coordinator's own minibatch order, apart from every client's partition id.
+REFERENCE_PARTITION = 2**20
+
+
+def reference_training(
+    setup: LocalSetup, x: np.ndarray, y: np.ndarray
+) -> Callable[[Mapping[str, np.ndarray], int], Arrays]:
+    """The coordinator's trainer on its validation set (`federation.engine.ReferenceTrainer`):
+    the same local procedure as a participant's, so its update is comparable to theirs
+    (FLTrust's server model update). Deterministic, like `local_training`."""
+
+    def train_reference(global_arrays: Mapping[str, np.ndarray], server_round: int) -> Arrays:
+        model = model_from_arrays(global_arrays, setup.task, setup.model)
+        seed = training_seed(setup.seed, server_round, REFERENCE_PARTITION)
+        train(model, x, y, epochs=setup.epochs, lr=setup.lr, seed=seed)
+        return state_arrays(model)
+
+    return train_reference

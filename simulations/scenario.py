@@ -47,7 +47,13 @@ KEYS: dict[str, tuple[type, Any, str]] = {
     ),
     "strategy": (str, "multi-krum", "inner aggregation rule (`federation.flower.inner`)"),
     "f": (int, 2, "Byzantine budget the rule assumes (independent of the attackers)"),
-    "scoring": (str, "default", "scoring thresholds preset (run config `scoring-preset`)"),
+    "scoring": (str, "default", "scoring preset: default, legacy (run config `scoring-preset`)"),
+    "validation-examples": (
+        int,
+        0,
+        "> 0: the coordinator's validation set (held-out examples) that usefulness is "
+        "measured against; 0: peer basis (run config `validation-examples`)",
+    ),
     "policy": (str, "default", "reward/slash policy preset: default, provable-only"),
     "dirichlet-alpha": (float, 0.0, "data split: 0 = IID; smaller > 0 = more skewed"),
     "task": (str, "digits", "task: digits, synthetic"),
@@ -109,6 +115,7 @@ class Scenario:
     strategy: str = "multi-krum"
     f: int = 2
     scoring: str = "default"
+    validation_examples: int = 0
     policy: str = "default"
     dirichlet_alpha: float = 0.0
     task: str = "digits"
@@ -230,6 +237,7 @@ class Scenario:
             strategy=self.strategy,
             f=self.f,
             scoring_preset=self.scoring,
+            validation_examples=self.validation_examples,
             policy_preset=self.policy,
             dirichlet_alpha=self.dirichlet_alpha,
             task=self.task,

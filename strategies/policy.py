@@ -14,7 +14,10 @@ Merkle leaves and slash list built from a decision are reproducible bit for bit:
   contract's maxJudgedSlashBps) and stay disputable: FORGED_HASH / BAD_EXAMPLES and
   *severe* scoring flags slash at once; BYZANTINE / SYBIL / FREE_RIDER need `k` strikes
   within a window of rounds, so one mild anomaly of an honest non-IID client costs that
-  round's reward but no stake. One slash per participant per round: a provable one when
+  round's reward but no stake. A flag says what it costs (`Flag.withhold`: no reward this
+  round; `Flag.strike`: counts as a strike) — the evidence scorer withholds on any one
+  signal but strikes only on multi-signal evidence; a sybil group's flag strikes but
+  keeps the (already shared) reward. One slash per participant per round: a provable one when
   there is one (the chain checks it, it cannot be disputed), else the largest bps. A
   reason configured at 0 bps flags (no reward) but never slashes.
 """
@@ -26,7 +29,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from strategies.scoring_types import ParticipantScore, ReasonCode, RoundScores
+from strategies.scoring_types import ParticipantScore, ReasonCode, RoundScores, _finite_or_none
 
 BPS = 10_000
 
@@ -166,6 +169,20 @@ class Slash:
     amount: int  # floor(stake * bps / 10000) ≤ stake
     strikes: int  # strikes counted for `reason` when it fired (1 for immediate)
     severe: bool
+    strike_rounds: tuple[int, ...] = ()  # the rounds whose strikes this slash counted
+    signals: tuple[tuple[str, float], ...] = ()  # what fired this round, with its value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "participant": self.participant,
+            "reason": int(self.reason),
+            "bps": self.bps,
+            "amount": self.amount,
+            "strikes": self.strikes,
+            "severe": self.severe,
+            "strike_rounds": list(self.strike_rounds),
+            "signals": {k: _finite_or_none(v) for k, v in self.signals},
+        }
 
 
 @dataclass(frozen=True)
@@ -190,7 +207,7 @@ class RoundDecision:
             "rewards": dict(self.rewards),
             "scores_ppm": dict(self.scores_ppm),
             "flagged": {p: [int(r) for r in rs] for p, rs in self.flagged.items()},
-            "slashes": [{**asdict(s), "reason": int(s.reason)} for s in self.slashes],
+            "slashes": [s.to_dict() for s in self.slashes],
         }
 
 
@@ -262,15 +279,24 @@ def settle_round(
             raise ValueError(f"upstream reason for {p} must be one of {names}, got {r.name}")
     items = [s for s in _scores_list(scores) if s.participant not in pre]
 
-    # (participant → [(reason, severe)]) for everything flagged this round.
-    flagged: dict[str, list[tuple[ReasonCode, bool]]] = {p: [(r, True)] for p, r in pre.items()}
+    # Everything flagged this round; which flags withhold the reward; which count strikes
+    # (participant → [(reason, severe, signals)]).
+    flagged: dict[str, set[ReasonCode]] = {p: {r} for p, r in pre.items()}
+    withheld: set[str] = set(pre)
+    counted: dict[str, list[tuple[ReasonCode, bool, tuple[tuple[str, float], ...]]]] = {
+        p: [(r, True, ())] for p, r in pre.items()
+    }
     for s in items:
         for fl in s.flags:
-            flagged.setdefault(s.participant, []).append((fl.reason, fl.severe))
+            flagged.setdefault(s.participant, set()).add(fl.reason)
+            if fl.withhold:
+                withheld.add(s.participant)
+            if fl.strike or fl.severe:
+                counted.setdefault(s.participant, []).append((fl.reason, fl.severe, fl.signals))
 
-    weights = {s.participant: s.score_ppm for s in items if not s.flags}
+    weights = {s.participant: s.score_ppm for s in items if s.participant not in withheld}
     rewards = split_rewards(weights, budget, cfg.distribute_remainder)
-    for p in flagged:
+    for p in withheld:
         rewards[p] = 0
 
     new_state = prev.copy()
@@ -285,11 +311,13 @@ def settle_round(
             del new_state.strikes[p]
 
     slashes: list[Slash] = []
-    for p in sorted(flagged):
+    for p in sorted(counted):
         fired: list[Slash] = []
         severe_by_reason: dict[ReasonCode, bool] = {}
-        for reason, severe in flagged[p]:
+        signals_by_reason: dict[ReasonCode, tuple[tuple[str, float], ...]] = {}
+        for reason, severe, signals in counted[p]:
             severe_by_reason[reason] = severe_by_reason.get(reason, False) or severe
+            signals_by_reason[reason] = signals_by_reason.get(reason, ()) + signals
         for reason in sorted(severe_by_reason):
             severe = severe_by_reason[reason]
             hist = new_state.strikes.setdefault(p, {}).setdefault(int(reason), [])
@@ -299,7 +327,18 @@ def settle_round(
                 bps = cfg.bps(reason)
                 amount = stake.get(p, 0) * bps // BPS
                 if bps > 0:  # a reason configured at 0 bps only costs the reward
-                    fired.append(Slash(p, reason, bps, amount, count, severe))
+                    fired.append(
+                        Slash(
+                            p,
+                            reason,
+                            bps,
+                            amount,
+                            count,
+                            severe,
+                            tuple(hist),
+                            signals_by_reason[reason],
+                        )
+                    )
                 del new_state.strikes[p][int(reason)]
         if not new_state.strikes.get(p):
             new_state.strikes.pop(p, None)
@@ -312,7 +351,7 @@ def settle_round(
         budget=budget,
         rewards={p: rewards.get(p, 0) for p in all_ids},
         slashes=tuple(slashes),
-        scores_ppm={p: (0 if p in flagged else weights.get(p, 0)) for p in all_ids},
-        flagged={p: tuple(sorted({r for r, _ in flagged[p]})) for p in sorted(flagged)},
+        scores_ppm={p: (0 if p in withheld else weights.get(p, 0)) for p in all_ids},
+        flagged={p: tuple(sorted(flagged[p])) for p in sorted(flagged)},
     )
     return decision, new_state

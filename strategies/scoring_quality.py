@@ -2,10 +2,12 @@
 
     python -m strategies.scoring_quality --episodes 200 --rounds 5 --seed-base 10000
 
-Defaults were tuned on seeds 0…999 (`--seed-base 0`); the report in SCORING.md uses
-seeds from 10000, which tuning never saw. A detection counts when the participant is
-flagged with the expected reason (BYZANTINE for sign_flip/scaled/noise, SYBIL for copy,
-FREE_RIDER for zero). "honest slashed" runs the default policy over each episode.
+A unit-level check on synthetic Gaussian rounds (`--method evidence|legacy`). The
+legacy defaults were tuned on seeds 0…999 (`--seed-base 0`); the evidence scorer was
+tuned and is reported on real training (`simulations.scoring_sweep`, SCORING.md). A
+detection counts when the participant is flagged with the expected reason (BYZANTINE for
+sign_flip/scaled/noise, SYBIL for copy, FREE_RIDER for zero). "honest slashed" runs the
+default policy over each episode.
 """
 
 from __future__ import annotations
@@ -90,13 +92,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--levels", default="low,moderate,high")
     ap.add_argument("--scale-factor", type=float, default=SyntheticSpec.scale_factor)
     ap.add_argument("--noise-factor", type=float, default=SyntheticSpec.noise_factor)
+    ap.add_argument("--method", default="evidence", help="scorer: evidence or legacy")
     ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = ap.parse_args(argv)
     spec = SyntheticSpec(d=args.d, scale_factor=args.scale_factor, noise_factor=args.noise_factor)
     t0 = time.perf_counter()
     results = {
         name: evaluate(
-            HETEROGENEITY[name], args.episodes, args.rounds, args.seed_base, spec, ScoringConfig()
+            HETEROGENEITY[name],
+            args.episodes,
+            args.rounds,
+            args.seed_base,
+            spec,
+            ScoringConfig(method=args.method),
         )
         for name in args.levels.split(",")
     }

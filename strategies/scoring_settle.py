@@ -49,8 +49,17 @@ def decide_round(
     upstream: Mapping[Hashable, ReasonCode] | None = None,
     scoring_config: ScoringConfig = DEFAULT_CONFIG,
     policy_config: PolicyConfig | None = None,
+    reference: np.ndarray | None = None,
 ) -> tuple[RoundScores | None, RoundDecision, SettlementState]:
     """Score the valid updates (rows of `updates`, deltas) and settle the round.
+
+    Contract: `round_id` strictly increases across calls on one state; `updates` is a
+    finite float (n, d) matrix of deltas (local − global model) whose rows belong to the
+    unique `participant_ids`; `stakes` and `budget` are non-negative ints (token wei);
+    `upstream` maps participants found at fault before scoring (reply validation) to a
+    reason in `strategies.policy.UPSTREAM`; `reference`, when given, is the coordinator's
+    own (d,) delta on its validation set this round (`strategies.scoring.score_round`).
+    Anything else raises ValueError before any state changes.
 
     With no valid update (`len(participant_ids) == 0`) only the upstream slashes apply,
     the scores are None and the budget stays unallocated. Pure: `state` is not modified.
@@ -60,7 +69,12 @@ def decide_round(
     scoring_state = prev.scoring
     if len(participant_ids) > 0:
         scores, scoring_state = score_round(
-            updates, participant_ids, prev.scoring, scoring_config, round_id=round_id
+            updates,
+            participant_ids,
+            prev.scoring,
+            scoring_config,
+            round_id=round_id,
+            reference=reference,
         )
     decision, policy_state = settle_round(
         round_id,

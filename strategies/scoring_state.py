@@ -52,6 +52,10 @@ class ScoringState:
     last_round: int | None = None
     histories: dict[str, np.ndarray] = field(default_factory=dict)
     rounds: dict[str, int] = field(default_factory=dict)
+    # Evidence scorer: per-identity residual histories (sketched update − robust centre,
+    # with momentum) and the sketched robust direction of recent rounds (peer basis).
+    residuals: dict[str, np.ndarray] = field(default_factory=dict)
+    direction: np.ndarray | None = None
 
     def copy(self) -> ScoringState:
         return ScoringState(
@@ -60,16 +64,20 @@ class ScoringState:
             last_round=self.last_round,
             histories={k: v.copy() for k, v in self.histories.items()},
             rounds=dict(self.rounds),
+            residuals={k: v.copy() for k, v in self.residuals.items()},
+            direction=None if self.direction is None else self.direction.copy(),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "dim": self.dim,
             "sketch_dim": self.sketch_dim,
             "last_round": self.last_round,
             "histories": {k: self.histories[k].tolist() for k in sorted(self.histories)},
             "rounds": {k: self.rounds[k] for k in sorted(self.rounds)},
+            "residuals": {k: self.residuals[k].tolist() for k in sorted(self.residuals)},
+            "direction": None if self.direction is None else self.direction.tolist(),
         }
 
     def to_json(self) -> str:
@@ -78,14 +86,19 @@ class ScoringState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScoringState:
-        if d.get("version") != 1:
+        if d.get("version") not in (1, 2):
             raise ValueError(f"unsupported scoring state version {d.get('version')!r}")
+        direction = d.get("direction")
         return cls(
             dim=d["dim"],
             sketch_dim=int(d["sketch_dim"]),
             last_round=d["last_round"],
             histories={k: np.asarray(v, dtype=np.float64) for k, v in d["histories"].items()},
             rounds={k: int(v) for k, v in d["rounds"].items()},
+            residuals={
+                k: np.asarray(v, dtype=np.float64) for k, v in d.get("residuals", {}).items()
+            },
+            direction=None if direction is None else np.asarray(direction, dtype=np.float64),
         )
 
     @classmethod

@@ -38,13 +38,30 @@ class ReasonCode(IntEnum):
 class Flag:
     """One reason to distrust a participant this round.
 
-    `severe` marks evidence strong enough for the policy to slash at once instead of
-    counting a strike (e.g. an update several times farther than any honest one).
+    What it costs is explicit: `withhold` zeroes this round's reward; `strike` counts
+    towards the reason's strikes (a slash once enough fall within the policy's window);
+    `severe` slashes at once. The legacy scorer's flags do all of withhold and strike; the
+    evidence scorer strikes only on multi-signal evidence (SCORING.md). `signals` names
+    every signal that fired with its value and threshold — the structured reason a slash
+    cites in the decision file.
     """
 
     reason: ReasonCode
     severe: bool
     detail: str
+    strike: bool = True
+    withhold: bool = True
+    signals: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reason": int(self.reason),
+            "severe": self.severe,
+            "strike": self.strike,
+            "withhold": self.withhold,
+            "detail": self.detail,
+            "signals": {k: _finite_or_none(v) for k, v in self.signals},
+        }
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,12 @@ class Signals:
     history_copy_ratio: float  # copy ratio of unit histories among clean peers (NaN if n/a)
     history_max_cosine: float  # FoolsGold max cosine to a clean peer's history (0 if flagged)
     foolsgold_weight: float  # FoolsGold weight in [0, 1] among clean peers (audit only)
+    # Evidence scorer only (NaN / 0 under the legacy one):
+    direction_cosine: float = math.nan  # cos(u_i, direction): the server's update or peers'
+    usefulness: float = math.nan  # max(0, direction cosine) × min(1, ‖u_i‖ / median norm)
+    residual_cosine: float = math.nan  # cos(residual history, direction), NaN while young
+    coordination: float = math.nan  # max cos of the residual history to another's
+    group_size: int = 1  # identities sharing one reward with this one (sybil group)
 
 
 @dataclass(frozen=True)
@@ -89,9 +112,7 @@ class ParticipantScore:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["signals"] = {k: _finite_or_none(v) for k, v in d["signals"].items()}
-        d["flags"] = [
-            {"reason": int(f.reason), "severe": f.severe, "detail": f.detail} for f in self.flags
-        ]
+        d["flags"] = [f.to_dict() for f in self.flags]
         return d
 
 
@@ -102,6 +123,10 @@ class RoundScores:
     round_id: int | None
     participants: tuple[ParticipantScore, ...]
     f: int = 0  # the Byzantine budget used for the Krum signal
+    # What usefulness was measured against: "server" (the coordinator's validation set,
+    # FLTrust-style), "peer" (the recent robust global direction: weaker guarantees, an
+    # attacking majority of the reference set can steer it) or "legacy" (peer cosines).
+    basis: str = "legacy"
 
     def by_id(self) -> dict[str, ParticipantScore]:
         return {p.participant: p for p in self.participants}
@@ -110,8 +135,21 @@ class RoundScores:
         return {
             "round_id": self.round_id,
             "f": self.f,
+            "basis": self.basis,
+            "guarantees": BASIS_GUARANTEES[self.basis],
             "participants": [p.to_dict() for p in self.participants],
         }
+
+
+BASIS_GUARANTEES: dict[str, str] = {
+    "server": "usefulness measured against the coordinator's own validation update",
+    "peer": (
+        "no server validation set: usefulness is measured against the participants' own "
+        "robust aggregate direction, so colluders that steer it are not caught by it "
+        "(weaker guarantees, see SCORING.md)"
+    ),
+    "legacy": "legacy peer-cosine scoring (measured in SCORING.md; not recommended)",
+}
 
 
 @dataclass(frozen=True)
@@ -155,9 +193,51 @@ class ScoringConfig:
     mad_floor_rel: float = 0.05
     foolsgold_kappa: float = 1.0
     sketch_dim: int = 1024
+    # Which scorer: "evidence" (usefulness + multi-signal evidence across rounds) or
+    # "legacy" (the peer-cosine scorer measured in SCORING.md's "before" column).
+    method: str = "evidence"
+    # -- evidence scorer ---------------------------------------------------------------
+    # USELESS: cosine to the direction (the server's validation update, else the peers'
+    # recent robust direction) at most this. Withholds the reward.
+    useless_cosine: float = 0.0
+    # DETRIMENTAL: the residual history (update − robust centre, accumulated with
+    # `residual_momentum`) points against the direction: cosine ≤ −this. Same family as
+    # USELESS (a skewed honest client trips both for one reason).
+    detrimental_cosine: float = 0.1
+    # COORDINATED: the residual history's cosine (histories centred on their coordinate-wise
+    # median) to the `coordination_partners`-th most similar identity ≥ this. Honest
+    # non-IID clients pair up by dominant label; colluders come in groups (SCORING.md).
+    coordination_cosine: float = 0.6
+    coordination_partners: int = 3
+    # SYBIL: raw residual histories this similar form one group sharing one reward.
+    sybil_cosine: float = 0.95
+    residual_momentum: float = 0.9
+    # Peer basis: the direction is the robust centres accumulated with this momentum.
+    direction_momentum: float = 0.9
+    # A round is a strike only when this many of the three families (distance,
+    # direction, coordination) fire together. Severe (slash at once): far beyond
+    # `severe_z` / `severe_distance_ratio` AND a direction cosine ≤ `severe_cosine`.
+    strike_signals: int = 2
+
+    def __post_init__(self) -> None:
+        if self.method not in SCORING_METHODS:
+            raise ValueError(
+                f"unknown scoring method {self.method!r}; known: {', '.join(SCORING_METHODS)}"
+            )
+        if not 0.0 <= self.residual_momentum < 1.0 or not 0.0 <= self.direction_momentum < 1.0:
+            raise ValueError("residual_momentum and direction_momentum must be in [0, 1)")
+        if not 1 <= self.strike_signals <= 3:
+            raise ValueError(f"strike_signals must be 1…3, got {self.strike_signals}")
+        if self.coordination_partners < 1:
+            raise ValueError("coordination_partners must be ≥ 1")
+        if self.sketch_dim < 1 or self.history_min_rounds < 1:
+            raise ValueError("sketch_dim and history_min_rounds must be ≥ 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+SCORING_METHODS: tuple[str, ...] = ("evidence", "legacy")
 
 
 __all__ = [

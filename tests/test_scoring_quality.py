@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
+
 from strategies.scoring_quality import evaluate, main, markdown
 from strategies.scoring_synthetic import ATTACKS, HETEROGENEITY, SyntheticSpec
 from strategies.scoring_types import ScoringConfig
 
 
-def test_moderate_heterogeneity_targets_on_unseen_seeds() -> None:
-    r = evaluate(HETEROGENEITY["moderate"], 6, 3, 50_000, SyntheticSpec(d=300), ScoringConfig())
+@pytest.mark.parametrize(("method", "honest_flags"), [("evidence", 0.02), ("legacy", 0.01)])
+def test_moderate_heterogeneity_targets_on_unseen_seeds(method: str, honest_flags: float) -> None:
+    """Each synthetic attack is flagged with its reason; an honest flag (a withheld reward
+    under the evidence scorer) is rare, and no honest participant is slashed."""
+    cfg = ScoringConfig(method=method)
+    r = evaluate(HETEROGENEITY["moderate"], 6, 3, 50_000, SyntheticSpec(d=300), cfg)
     for attack in ATTACKS:
         assert r[attack] >= 0.95, attack
-    assert r["honest"] <= 0.01
+    assert r["honest"] <= honest_flags
+    assert r["honest_slashed"] == 0.0
 
 
 def test_cli_prints_a_table(capsys) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from flwr.common.logger import log
 from flwr.serverapp import Grid
 
 from federation.artifact_store import LocalArtifactStore
-from federation.engine import RoundEngine
+from federation.engine import ReferenceTrainer, RoundEngine
 from federation.errors import ConfigError
 from federation.flower.inner import InnerStrategyAggregator
 from federation.flower.settings import POLICY_PRESETS, SCORING_PRESETS, RunSettings
@@ -117,8 +117,10 @@ def staked_federation(
     *,
     dataset: Mapping[str, Any],
     on_round: Any = None,
+    reference: ReferenceTrainer | None = None,
 ) -> StakedFederation:
-    """Everything the ServerApp needs, built from the run config (errors at start-up)."""
+    """Everything the ServerApp needs, built from the run config (errors at start-up).
+    `reference` is the coordinator's trainer on its validation set, when it has one."""
     ledger = connect(settings)
     try:
         dev = is_dev_chain(settings.chain)
@@ -147,6 +149,7 @@ def staked_federation(
             # A fresh simulated deployment claims for its simulated participants; with a
             # deployment file, participants claim themselves (`fedstake claim`).
             claim_for_participants=dev and not settings.deployment,
+            reference=reference,
         )
         resumed = engine.resume()
         if resumed:

@@ -18,7 +18,11 @@ from strategies.scoring_types import ScoringConfig
 
 TOKEN = 10**18
 
-SCORING_PRESETS: dict[str, ScoringConfig] = {"default": ScoringConfig()}
+SCORING_PRESETS: dict[str, ScoringConfig] = {
+    "default": ScoringConfig(),
+    # The peer-cosine scorer before the evidence rework (SCORING.md's "before" column).
+    "legacy": ScoringConfig(method="legacy"),
+}
 POLICY_PRESETS: dict[str, PolicyConfig] = {
     "default": PolicyConfig(),
     # Statistical faults (outliers, copies, free-riders) never slash: only the provable
@@ -35,7 +39,14 @@ KEYS: dict[str, tuple[str, type, Any, str]] = {
     "strategy": ("strategy", str, "multi-krum", "inner strategy: " + ", ".join(sorted(STRATEGIES))),
     "f": ("f", int, 2, "Byzantine budget of the rule (independent of the attackers)"),
     "reward-budget": ("reward_budget", float, 30.0, "reward budget per round, in tokens"),
-    "scoring-preset": ("scoring_preset", str, "default", "scoring thresholds preset"),
+    "scoring-preset": ("scoring_preset", str, "default", "scoring preset: default, legacy"),
+    "validation-examples": (
+        "validation_examples",
+        int,
+        0,
+        "> 0: the coordinator trains on this many held-out examples each round and pays "
+        "for usefulness against that update (FLTrust); 0: peer basis, weaker guarantees",
+    ),
     "policy-preset": ("policy_preset", str, "default", "reward/slash policy preset"),
     "artifact-dir": ("artifact_dir", str, ".fedstake/runs", "artifact store + journal root"),
     "simulated-keys": ("simulated_keys", bool, True, "simulation: node i uses dev account i+1"),
@@ -105,6 +116,7 @@ class RunSettings:
     staked: bool = True
     summary_file: str = ""
     closing_audit: bool = True
+    validation_examples: int = 0
     local_epochs: int = 1
     learning_rate: float = 0.1
     dirichlet_alpha: float = 0.0
@@ -145,6 +157,8 @@ class RunSettings:
             )
         if self.rounds < 1 or self.f < 0 or self.reward_budget < 0 or self.max_examples < 1:
             raise ConfigError("num-server-rounds ≥ 1, f ≥ 0, reward-budget ≥ 0, max-examples ≥ 1")
+        if self.validation_examples < 0:
+            raise ConfigError("validation-examples must be ≥ 0 (0: no server validation set)")
 
     @property
     def budget_wei(self) -> int:

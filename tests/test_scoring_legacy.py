@@ -1,17 +1,28 @@
-"""Scoring: each attack flagged with its reason, honest not flagged, determinism, state."""
+"""Legacy scorer (`method="legacy"`): attacks flagged with their reason, determinism, state."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.scoring import deltas_from_weights, score_round
+from strategies.scoring import deltas_from_weights
+from strategies.scoring import score_round as _score_round
 from strategies.scoring_state import ScoringState, sketch_rows
 from strategies.scoring_types import PPM, ReasonCode, ScoringConfig
+
+LEGACY = ScoringConfig(method="legacy")
+
+
+def score_round(*args: Any, **kwargs: Any) -> Any:
+    """The legacy scorer unless a test passes its own config."""
+    kwargs.setdefault("config", LEGACY)
+    return _score_round(*args, **kwargs)
+
 
 IDS = [f"0x{i:040x}" for i in range(12)]
 
