@@ -27,12 +27,14 @@ detrimental; coordination), each withholding the round's reward on its own:
   −`detrimental_cosine` (a persistent pull the wrong way).
 
 A round is a *strike* only when ≥ `strike_signals` (2) of the three families fire
-together; the policy slashes after its strike count within its window (3 in 5 rounds by
-default), so no single signal — least of all distance, which persistent honest drift
-trips, or low usefulness, which skewed honest data trips — ever slashes. The thresholds
-were set on sweep runs with seed 2 (`make scoring-sweep`, SCORING.md) at the honest
-distribution's tail: no honest slash with no attack, ≤ 0.2 % of honest participant-rounds
-slashed in any attacked cell; the report uses seed 1. *Severe* (slash at once)
+together — the direction family only when persistent (useless this round AND a
+detrimental history) or with an extreme distance; the policy slashes after its strike
+count within its window (3 in 5 rounds by default), so no single signal — least of all
+distance, which persistent honest drift trips, or low usefulness, which skewed honest
+data trips — ever slashes. The thresholds were set on sweep runs with seed 2 (`make
+scoring-sweep`, SCORING.md) at the honest distribution's tail: no honest slash with no
+attack, ≤ 0.2 % of honest participant-rounds slashed in any attacked cell; the report
+uses seed 1. *Severe* (slash at once)
 needs two extreme signals in one round: far beyond `severe_z` / `severe_distance_ratio`
 and a direction cosine ≤ `severe_cosine`. Free riders (norm ≤ `free_rider_norm_ratio` ×
 median) and per-round copies keep their own reasons. Identities whose residual histories
@@ -180,9 +182,12 @@ def score_evidence(
         "coordinated": coordinated,
         "detrimental": detrimental,
     }
-    # Three independent families: an honest client with skewed data is persistently both
-    # useless and detrimental (one cause, its labels), so those two count once.
-    families = far.astype(np.int64) + (useless | detrimental).astype(np.int64)
+    # Three families. Direction counts towards a strike only when it is persistent (this
+    # round useless AND the residual history detrimental) or comes with an extreme
+    # distance: late in training an honest client with skewed labels is often both far
+    # and useless in one round (measured, SCORING.md), never for long.
+    direction = (useless & detrimental) | (useless & far_severe)
+    families = far.astype(np.int64) + direction.astype(np.int64)
     families += coordinated.astype(np.int64)
     strike = families >= cfg.strike_signals
     severe = far_severe & (dir_cos <= cfg.severe_cosine)

@@ -215,7 +215,8 @@ class ScoringConfig:
     # Peer basis: the direction is the robust centres accumulated with this momentum.
     direction_momentum: float = 0.9
     # A round is a strike only when this many of the three families (distance,
-    # direction, coordination) fire together. Severe (slash at once): far beyond
+    # direction — useless AND detrimental, or useless and severely far — and
+    # coordination) fire together. Severe (slash at once): far beyond
     # `severe_z` / `severe_distance_ratio` AND a direction cosine ≤ `severe_cosine`.
     strike_signals: int = 2
 
