@@ -339,3 +339,50 @@ def test_round_cancelled_while_the_coordinator_was_down_is_forgotten(
     assert again.journal is not None and again.journal.rounds()[1].ended
     assert again.settle_due() == {}
     assert check_accounting(admin).balanced
+
+
+def test_rounds_scored_against_the_coordinators_validation_update(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With a reference trainer the engine stores the coordinator's own update with the
+    round, scores usefulness against it (basis "server"), and `verify` re-scores from the
+    stored copy; without that copy the round cannot be re-checked."""
+    admin, people, target = _federation([Behaviour.HONEST] * 5 + [Behaviour.NOISE])
+    calls: list[int] = []
+
+    def reference(g, round_id):  # type: ignore[no-untyped-def]
+        calls.append(round_id)
+        return {"w": g["w"] + target, "b": g["b"] + np.float32(0.1)}
+
+    coord = RoundEngine(
+        admin,
+        LocalArtifactStore(tmp_path),
+        RuleAggregator("median", 1),
+        journal=Journal(tmp_path / "journal.jsonl"),
+        reference=reference,
+    )
+    out = run_round(coord, GLOBAL, people, 10 * TOKEN)
+    assert calls == [out.round_id]
+    manifest = coord.store.get_named(manifest_name(out.round_id))
+    stored = coord.store.get(bytes.fromhex(manifest["reference_hash"]))
+    assert np.array_equal(stored["w"], GLOBAL["w"] + target)
+    assert manifest["scores"]["basis"] == "server"
+    role = {p.address: p.behaviour for p in people}
+    noise = next(a for a, b in role.items() if b is Behaviour.NOISE)
+    assert out.decision.rewards[noise] == 0
+    assert all(out.decision.rewards[a] > 0 for a, b in role.items() if b is Behaviour.HONEST)
+    assert verify_round(admin, coord.store, out.round_id).ok
+
+    coord.store.path(bytes.fromhex(manifest["reference_hash"])).unlink()
+    report = verify_round(admin, coord.store, out.round_id)
+    assert not report.ok and not report.check("reference model").ok
+
+
+def test_a_reference_model_unlike_the_global_model_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    admin, people, _ = _federation([Behaviour.HONEST] * 3)
+    coord = RoundEngine(
+        admin,
+        LocalArtifactStore(tmp_path),
+        RuleAggregator("median", 1),
+        reference=lambda g, r: {"w": np.zeros((3, 4), np.float32), "b": g["b"]},
+    )
+    with pytest.raises(ValueError, match="reference model's arrays"):
+        run_round(coord, GLOBAL, people, 10 * TOKEN)
