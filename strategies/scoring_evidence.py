@@ -34,12 +34,13 @@ distance, which persistent honest drift trips, or low usefulness, which skewed h
 data trips — ever slashes. The thresholds were set on sweep runs with seed 2 (`make
 scoring-sweep`, SCORING.md) at the honest distribution's tail: no honest slash with no
 attack, ≤ 0.2 % of honest participant-rounds slashed in any attacked cell; the report
-uses seed 1. *Severe* (slash at once)
-needs two extreme signals in one round: far beyond `severe_z` / `severe_distance_ratio`
-and a direction cosine ≤ `severe_cosine`. Free riders (norm ≤ `free_rider_norm_ratio` ×
-median) and per-round copies keep their own reasons. Identities whose residual histories
-are near-identical (cosine ≥ `sybil_cosine`), or whose updates are copies this round,
-form one sybil group that shares one reward.
+uses seed 1.
+
+*Severe* (slash at once) needs two extreme signals in one round: far beyond `severe_z` /
+`severe_distance_ratio` and a direction cosine ≤ `severe_cosine`. Free riders (norm ≤
+`free_rider_norm_ratio` × median) and per-round copies keep their own reasons.
+Identities whose residual histories are near-identical (cosine ≥ `sybil_cosine`), or
+whose updates are copies this round, form one sybil group that shares one reward.
 """
 
 from __future__ import annotations
