@@ -29,6 +29,11 @@ from simulations.flwr_runner import FlwrRunner
 from simulations.inprocess_grid import InProcessGrid
 
 NODES = 10
+BASIS_TEXT = {
+    "server": "the coordinator's own update on its validation set",
+    "peer": "the participants' recent robust direction (no validation set: weaker)",
+    "legacy": "peer cosines (legacy scorer)",
+}
 BEHAVIOURS = {0: "sign-flip", 1: "free-rider", 2: "nan", 3: "forged-hash", 4: "forged-signature"}
 SETTINGS = {
     "strategy": "multi-krum",
@@ -37,6 +42,9 @@ SETTINGS = {
     "learning-rate": 0.5,
     "dirichlet-alpha": 1.0,
     "seed": 7,
+    # The coordinator's own validation set: rewards follow each update's measured
+    # usefulness against the coordinator's update on it (strategies/SCORING.md).
+    "validation-examples": 100,
     "behaviours": ",".join(f"{p}:{b}" for p, b in BEHAVIOURS.items()),
 }
 
@@ -68,6 +76,8 @@ def report(summary: dict[str, Any]) -> None:
             f"finalize {gas['finalize']:,} provenance {gas['provenance']:,}"
             + (f"  [{r['fallback']}]" if r["fallback"] else "")
         )
+        if r.get("scoring_basis"):
+            print(f"  usefulness measured against: {BASIS_TEXT[r['scoring_basis']]}")
         for e in r["exclusions"]:
             why = e["reason"] or "not slashable"
             print(
@@ -78,9 +88,11 @@ def report(summary: dict[str, Any]) -> None:
             reward = _tok(r["rewards"].get(who, 0))
             print(f"  scored   {_role(who):<20} score {score:.3f} reward {reward:>7}  {flags}")
         for s in r["slashes"]:
+            signals = s.get("signals", {}).items()
+            why = ", ".join(f"{k} {v:.3g}" for k, v in signals if v is not None)
             print(
                 f"  slashed  {_role(s['participant']):<20} {s['reason']:<12} "
-                f"{s['bps'] / 100:.1f}% = {_tok(s['amount'])} FED"
+                f"{s['bps'] / 100:.1f}% = {_tok(s['amount'])} FED" + (f"  ({why})" if why else "")
             )
     print()
     print("participants at the end (stake / wallet, FED):")

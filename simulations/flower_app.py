@@ -19,6 +19,7 @@ collusion channel through which omniscient attackers recompute the honest update
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -123,6 +124,7 @@ def _round_report(outcome: RoundOutcome, accuracy: float | None) -> dict[str, An
         "absent": list(outcome.absent),
         "exclusions": [e.to_dict() for e in outcome.exclusions],
         "scores": scores,
+        "scoring_basis": outcome.scores.basis if outcome.scores else None,
         "flags": flags,
         "rewards": {p: str(r) for p, r in outcome.decision.rewards.items()},
         "slashes": [
@@ -131,6 +133,8 @@ def _round_report(outcome: RoundOutcome, accuracy: float | None) -> dict[str, An
                 "reason": s.reason.name,
                 "bps": s.bps,
                 "amount": str(s.amount),
+                "strike_rounds": list(s.strike_rounds),
+                "signals": {k: (v if math.isfinite(v) else None) for k, v in s.signals},
             }
             for s in outcome.decision.slashes
         ],

@@ -150,6 +150,9 @@ def markdown(
         "",
     ]
     lines += _totals(found, scorers)
+    if "legacy" in scorers:
+        for after in (s for s in scorers if s != "legacy"):
+            lines += compact(found, "legacy", after)
     groups: dict[tuple[float, str], list[Mapping[str, Any]]] = {}
     for r in found:
         groups.setdefault((r["cell"]["momentum"], r["cell"]["split"]), []).append(r)
@@ -224,3 +227,81 @@ def write_report(out: Path, cells: Sequence[Any], scorers: Sequence[str], *, com
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY).write_text(csv_text(summary_rows(found, scorers)))
     (out / MARKDOWN).write_text(markdown(found, scorers, command=command, missing=missing))
+
+
+def _cell_key(r: Mapping[str, Any]) -> tuple[float, str]:
+    return (r["cell"]["momentum"], r["cell"]["split"])
+
+
+def compact(found: Sequence[Mapping[str, Any]], before: str, after: str) -> list[str]:
+    """Before → after in one table: a row per attack, a column per (momentum, split);
+    each entry is "reward ratio before → after · P&L before → after" with ✓ when `after`
+    meets both attacker targets; then the honest false-slash and free-rider rows."""
+    keys = sorted({_cell_key(r) for r in found})
+    by: dict[tuple[str, tuple[float, str]], Mapping[str, Any]] = {
+        (r["cell"]["attack"], _cell_key(r)): r for r in found
+    }
+    attacks = list(dict.fromkeys(r["cell"]["attack"] for r in found))
+    head = [f"β = {m:g}, {split}" for m, split in keys]
+    lines = [
+        f"### {before} → {after}",
+        "",
+        "Each entry: attacker ÷ honest reward, then attacker net P&L in tokens "
+        f"({before} → {after}); ✓ when {after} meets both attacker targets.",
+        "",
+        "| attack | " + " | ".join(head) + " |",
+        "|---" * (len(head) + 1) + "|",
+    ]
+
+    def fmt(v: Any, digits: int, sign: bool = False) -> str:
+        if v is None:
+            return "—"
+        return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+    for a in attacks:
+        if a == "none":
+            continue
+        row = [f"`{a}`"]
+        for k in keys:
+            r = by.get((a, k))
+            if r is None or before not in r["scorers"] or after not in r["scorers"]:
+                row.append("—")
+                continue
+            b, c = r["scorers"][before], r["scorers"][after]
+            t = targets(r, c)
+            ok = " ✓" if t["attacker_reward"] and t["attacker_pnl"] else ""
+            row.append(
+                f"{fmt(b['attacker_reward_ratio'], 2)} → {fmt(c['attacker_reward_ratio'], 2)} · "
+                f"{fmt(b['attacker_pnl'], 0, True)} → {fmt(c['attacker_pnl'], 0, True)}{ok}"
+            )
+        lines.append("| " + " | ".join(row) + " |")
+    for label, metric in (
+        ("honest false-slash, worst attacked cell (%)", "attacked"),
+        ("honest false-slash with no attack (%)", "none"),
+        ("honest identities ever slashed (sum over attacks)", "ids"),
+        ("free-rider ÷ honest reward, worst cell", "free"),
+    ):
+        row = [label]
+        for k in keys:
+            rows = [r for r in found if _cell_key(r) == k]
+            vals = []
+            for who in (before, after):
+                ms = [(r, r["scorers"][who]) for r in rows if who in r["scorers"]]
+                if metric == "attacked":
+                    xs = [
+                        m["honest_false_slash_rate"] for r, m in ms if r["cell"]["attack"] != "none"
+                    ]
+                    vals.append(f"{100 * max(xs, default=0):.2f}")
+                elif metric == "none":
+                    xs = [
+                        m["honest_false_slash_rate"] for r, m in ms if r["cell"]["attack"] == "none"
+                    ]
+                    vals.append(f"{100 * max(xs, default=0):.2f}")
+                elif metric == "ids":
+                    vals.append(str(sum(len(m["honest_slashed"]) for _, m in ms)))
+                else:
+                    xs = [m["free_rider_reward_ratio"] or 0.0 for _, m in ms]
+                    vals.append(f"{max(xs, default=0):.2f}")
+            row.append(" → ".join(vals))
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
