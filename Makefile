@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FOUNDRY_BIN):$(NODE_BIN):$(PATH)
 .PHONY: help setup setup-python setup-contracts setup-slither demo test test-contracts test-python \
         check-forge-exit slither artifacts check-artifacts lint gas bench-aggregators \
         bench-aggregators-small bench-ledger \
-        bench-overhead bench-engine bench-hash lab-sweep lab-report scoring-sweep clean
+        bench-overhead bench-engine bench-hash lab-sweep lab-report scoring-sweep scoring-lab clean
 
 help:
 	@echo "make demo   — set up and run a staked Flower federation (flwr run) on an embedded chain"
@@ -143,6 +143,15 @@ scoring-sweep: OUT ?= .fedstake/lab/scoring-sweep
 scoring-sweep: WORKERS ?= 2
 scoring-sweep: setup-python
 	$(PY) -m simulations.scoring_sweep --out $(OUT) --workers $(WORKERS) $(SCORING_ARGS)
+
+# The evidence scorer through the full stack (Flower App, anvil, settle, claim, verify):
+# attack × heterogeneity over simulations/scenarios/scoring-lab.toml (server validation set).
+SCORING_LAB_OUT ?= .fedstake/lab/scoring-lab
+SCORING_LAB_ATTACKS ?= none,sign-flip,noise,label-flip,scaling,lazy,alie,ipm,min-max,min-sum,fang-krum,sybil,mimic
+scoring-lab: setup-python setup-contracts
+	$(VENV)/bin/fedstake sweep simulations/scenarios/scoring-lab.toml --out $(SCORING_LAB_OUT) \
+		--workers $(LAB_WORKERS) --axis attack=$(SCORING_LAB_ATTACKS) --axis dirichlet-alpha=0,0.3
+	$(VENV)/bin/fedstake report $(SCORING_LAB_OUT)
 
 clean:
 	rm -rf $(VENV) contracts/node_modules contracts/out contracts/cache
