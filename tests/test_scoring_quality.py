@@ -26,3 +26,19 @@ def test_cli_prints_a_table(capsys) -> None:  # type: ignore[no-untyped-def]
     out = capsys.readouterr().out
     assert out.startswith("| heterogeneity |") and "| low |" in out
     assert markdown({}).count("\n") == 1
+
+
+def test_scoring_benchmark_runs_and_reports_every_step(capsys) -> None:  # type: ignore[no-untyped-def]
+    """`python -m strategies.bench_scoring` (SCORING.md's cost table) on a tiny round."""
+    from strategies.bench_scoring import main as bench
+
+    bench(["--n", "8", "--d", "300", "--repeat", "1", "--warm", "3", "--validation-sizes", "20"])
+    out = capsys.readouterr().out
+    for step in (
+        "aggregation: multi-krum",
+        "scoring: evidence, server validation update",
+        "scoring: evidence, peer basis",
+        "scoring: legacy",
+        "| 20 examples |",
+    ):
+        assert step in out
