@@ -2,14 +2,23 @@
 
 One deployment per backend per session; every test runs inside a snapshot that is
 reverted afterwards, so tests are independent and the suite stays fast.
+
+The end-to-end tests through `flwr run` share one local SuperLink (`superlink`, stopped
+and checked gone at the end of the session) and run the App from a copy of its sources
+(`flwr_app`): `flwr run .` walks every file under the repository, `.venv/` and
+`contracts/node_modules/` included, before it filters them, ~15 s per run. The demo's
+test still runs `flwr run .` itself, as `make demo` does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -18,6 +27,7 @@ from federation.chain import connect
 from federation.chain.anvil import find_anvil
 from federation.chain.base import Chain
 from federation.ledger import Ledger
+from simulations.flwr_runner import REPO, FlwrRunner, superlinks
 
 # CI explores a fixed set of examples (a red build must be reproducible); developers keep
 # hypothesis' random exploration locally, where a new counterexample is a gift.
@@ -117,3 +127,47 @@ def open_round(env: Env, members: list[Ledger], budget: int = 100 * TOKEN) -> in
             [m.address for m in members], reward_budget=budget, global_model_hash=GLOBAL_MODEL
         ).value
     )
+
+
+# -- `flwr run` ------------------------------------------------------------------------------
+# What of the repository the App needs: the packages the ServerApp and ClientApp import and
+# the App's configuration ([tool.flwr.app] in pyproject.toml). `flwr run` packs the same
+# files of these (its own include/exclude patterns and .gitignore) into the FAB.
+APP_FILES = ("pyproject.toml", ".gitignore")
+APP_PACKAGES = ("federation", "strategies", "simulations")
+
+
+@pytest.fixture(scope="session")
+def flwr_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Flower App's sources, copied once: a directory `flwr run` builds its FAB from in
+    well under a second (from `.` it walks `.venv/` and `contracts/node_modules/` too)."""
+    app = tmp_path_factory.mktemp("flwr-app")
+    for name in APP_FILES:
+        shutil.copy2(REPO / name, app / name)
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for pkg in APP_PACKAGES:
+        shutil.copytree(REPO / pkg, app / pkg, ignore=junk)
+    return app
+
+
+class AppRunner(FlwrRunner):
+    """A `FlwrRunner` whose `flwr run` builds the App from `app` instead of `.`."""
+
+    def __init__(self, work: Path, app: Path) -> None:
+        super().__init__(work)
+        self.app = app
+
+    def command(self, cfg: dict[str, Any], nodes: int) -> list[str]:
+        cmd = super().command(cfg, nodes)
+        assert cmd[1:3] == ["run", "."], cmd
+        cmd[2] = str(self.app)
+        return cmd
+
+
+@pytest.fixture(scope="session")
+def superlink(tmp_path_factory: pytest.TempPathFactory, flwr_app: Path) -> Iterator[FlwrRunner]:
+    """One private local SuperLink for every `flwr run` test (each run its own config,
+    artifacts and summary), stopped at the end of the session and checked gone."""
+    with AppRunner(tmp_path_factory.mktemp("flwr"), flwr_app) as runner:
+        yield runner
+    assert not runner.started & superlinks(runner.pattern), "a SuperLink outlived the session"

@@ -1,9 +1,10 @@
 """A real federation on one machine through Flower's Deployment Engine (README, "Deployment
 Engine"): anvil, `flower-superlink`, five `flower-supernode` processes each holding its own
-participant key in node config, and the coordinator's `flwr run . <federation>`. Then each
-participant acts as it would with the CLI (`status`, `settle`, `claim`, `verify`), and one
-disputes a wrong slash (`dispute`; the arbiter: `dispute resolve`). Every process the test
-starts is stopped, and checked to be gone.
+participant key in node config, and the coordinator's `flwr run APP <federation>` (APP:
+a copy of the App's sources, tests/conftest.py `flwr_app`; the README runs it from `.`).
+Then each participant acts as it would with the CLI (`status`, `settle`, `claim`,
+`verify`), and one disputes a wrong slash (`dispute`; the arbiter: `dispute resolve`).
+Every process the test starts is stopped, and checked to be gone.
 
 The wrong slash: after the Flower run, the coordinator turns rogue. With its own key it
 runs one more round through the round engine and the Ledger (the honest participants
@@ -17,6 +18,7 @@ slash is reverted.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from federation.keys import Signer, generate
 from federation.ledger import Ledger
 from federation.types import SlashState
 from simulations.accounting import check_accounting
-from simulations.deployment import VENV_BIN, LocalFederation, Participant, hex_key
+from simulations.deployment import REPO, VENV_BIN, LocalFederation, Participant, hex_key
 from simulations.staked_round import Behaviour, SimParticipant, run_round, toy_train
 from strategies.scoring_types import ReasonCode
 
@@ -50,7 +52,21 @@ pytestmark = [
 TOKEN = 10**18
 NODES = 5  # partition 0 flips its update's sign; 1-4 are honest (the scorer's outlier
 # tests need ≥ 5 participants, Multi-Krum with f = 1 needs n > 2f + 2)
-ROUNDS = 3
+ROUNDS = 2  # every round flags and slashes the attacker; the participants claim both at once
+
+
+@dataclass
+class Federation(LocalFederation):
+    """`LocalFederation` whose `flwr run` builds the App from `app` (the `flwr_app` fixture,
+    a copy of its sources) instead of `.`: everything else as the README's recipe."""
+
+    app: Path = REPO
+
+    def run_command(self, cfg: dict[str, Any]) -> list[str]:
+        cmd = super().run_command(cfg)
+        assert cmd[1:3] == ["run", "."], cmd
+        cmd[2] = str(self.app)
+        return cmd
 
 
 class Shell:
@@ -126,10 +142,13 @@ def _rogue_round(fed: LocalFederation, victim: str) -> int:
 
 
 def test_deployment_engine_federation(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flwr_app: Path,
 ) -> None:
     t0 = time.perf_counter()
-    with LocalFederation(tmp_path / "fed", participants=NODES) as fed:
+    with Federation(tmp_path / "fed", participants=NODES, app=flwr_app) as fed:
         led, chain = fed.ledger, fed.chain
         assert led is not None and chain is not None
         attacker, honest = fed.people[0], fed.people[1:]
@@ -222,10 +241,12 @@ def test_deployment_engine_federation(
     )
 
 
-def test_tls_and_supernode_authentication(tmp_path: Path) -> None:
+def test_tls_and_supernode_authentication(tmp_path: Path, flwr_app: Path) -> None:
     """The TLS + SuperNode-authentication variant: one registered SuperNode, one staked
     round over TLS; a SuperNode whose key was not registered is refused."""
-    with LocalFederation(tmp_path / "fed", participants=1, tls=True, supernode_auth=True) as fed:
+    with Federation(
+        tmp_path / "fed", participants=1, tls=True, supernode_auth=True, app=flwr_app
+    ) as fed:
         assert "Uvicorn running on https://" in fed.procs[0].log.read_text()
         intruder = fed.start_supernode(Participant(7, generate()), register=False)
         assert intruder.popen.wait(timeout=60) != 0  # "Failed to activate SuperNode"

@@ -1,11 +1,11 @@
-"""End to end through `flwr run .` (Flower's Simulation Engine, a local SuperLink): the
+"""End to end through `flwr run` (Flower's Simulation Engine, a local SuperLink): the
 staked federation on the embedded chain with misbehaving participants, and an honest one
-on anvil. Both runs share one local SuperLink, which the module stops when it is done."""
+on anvil. The runs share the session's local SuperLink and build the App from a copy of
+its sources (tests/conftest.py: `superlink`, `flwr_app`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,6 @@ from federation.keys import dev_signer
 from simulations.flwr_runner import FlwrRunner
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def superlink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlwrRunner]:
-    """One private SuperLink for the module's runs, stopped at the end."""
-    with FlwrRunner(tmp_path_factory.mktemp("flwr")) as runner:
-        yield runner
 
 
 def _flwr(runner: FlwrRunner, tmp: Path, nodes: int, **config: Any) -> dict[str, Any]:

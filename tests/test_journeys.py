@@ -6,7 +6,6 @@ participant then claims with the published results file and verifies the round."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ pytestmark = [
     pytest.mark.skipif(find_anvil() is None, reason="anvil not installed (make setup-contracts)"),
 ]
 PARTICIPANTS = 3
-
-
-@pytest.fixture
-def superlink(tmp_path: Path) -> Iterator[FlwrRunner]:
-    with FlwrRunner(tmp_path / "flwr") as runner:
-        yield runner
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:

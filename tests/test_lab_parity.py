@@ -21,7 +21,6 @@ from simulations.bench_engine import decisions, differences, run_inprocess
 from simulations.flwr_runner import FlwrRunner
 from simulations.scenario import Scenario
 from tests.test_flwr_run import _address, _flwr
-from tests.test_flwr_run import superlink as superlink  # the module's SuperLink fixture
 
 SCENARIO = Scenario(name="parity", clients=7, attack="sign-flip", attackers=1, f=1, rounds=2)
 # a sign-flipper (scored, slashed BYZANTINE), a signed NaN update (excluded and slashed
